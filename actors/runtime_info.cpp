@@ -1,0 +1,14 @@
+#include "actors/runtime_info.hpp"
+
+#include <caf/config.hpp>
+
+namespace paramserv {
+
+std::string runtime_version() {
+  constexpr int v = CAF_VERSION;
+  return "paramserv 0.1.0 (CAF " + std::to_string(v / 10000) + "."
+         + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100)
+         + ")";
+}
+
+} // namespace paramserv

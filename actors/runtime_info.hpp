@@ -1,0 +1,11 @@
+#pragma once
+
+#include <string>
+
+namespace paramserv {
+
+/// Version of paramserv and of the CAF it was built against, e.g.
+/// "paramserv 0.1.0 (CAF 0.17.6)".
+std::string runtime_version();
+
+} // namespace paramserv

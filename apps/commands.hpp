@@ -1,0 +1,11 @@
+#pragma once
+
+namespace paramserv::app {
+
+/// `paramserv train ...`; argv[0] is "train". Returns the exit code.
+int train_command(int argc, char** argv);
+
+/// `paramserv eval ...`; argv[0] is "eval". Returns the exit code.
+int eval_command(int argc, char** argv);
+
+} // namespace paramserv::app

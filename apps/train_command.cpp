@@ -1,0 +1,238 @@
+#include "apps/commands.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "apps/options.hpp"
+#include "apps/progress.hpp"
+#include "linalg/blas_threads.hpp"
+#include "linalg/data_error.hpp"
+#include "linalg/model_io.hpp"
+#include "linalg/sequential_trainer.hpp"
+
+namespace po = boost::program_options;
+
+namespace paramserv::app {
+
+namespace {
+
+struct train_cli {
+  data_options data;
+  std::string backend = "sequential";
+  std::string model = "mlp";
+  std::string hidden = "200";
+  std::string activation = "relu";
+  std::string optimizer = "adam";
+  float lr = 0.001f;
+  std::string lr_schedule = "constant";
+  size_t lr_step_epochs = 5;
+  float lr_gamma = 0.1f;
+  float momentum = 0.9f;
+  float weight_decay = 0.0f;
+  size_t batch_size = 64;
+  size_t epochs = 10;
+  uint64_t seed = 1;
+  std::string save;
+  std::string metrics;
+};
+
+po::options_description describe(train_cli& c) {
+  po::options_description desc("Training options");
+  add_data_options(desc, c.data, true);
+  desc.add_options()
+    ("backend", po::value(&c.backend)->default_value(c.backend),
+     "sequential: one thread, no actors (the reference)")
+    ("model", po::value(&c.model)->default_value(c.model), "softmax|mlp")
+    ("hidden", po::value(&c.hidden)->default_value(c.hidden),
+     "MLP hidden layer widths, comma list (e.g. 256,128)")
+    ("activation", po::value(&c.activation)->default_value(c.activation),
+     "MLP hidden activation: relu|tanh")
+    ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer),
+     "update rule: sgd|momentum|nesterov|adagrad|adam")
+    ("lr", po::value(&c.lr)->default_value(c.lr), "learning rate")
+    ("lr-schedule", po::value(&c.lr_schedule)->default_value(c.lr_schedule),
+     "constant|step|cosine")
+    ("lr-step-epochs",
+     po::value(&c.lr_step_epochs)->default_value(c.lr_step_epochs),
+     "step schedule: epochs between decays")
+    ("lr-gamma", po::value(&c.lr_gamma)->default_value(c.lr_gamma),
+     "step schedule: decay factor")
+    ("momentum", po::value(&c.momentum)->default_value(c.momentum),
+     "momentum coefficient (momentum, nesterov)")
+    ("weight-decay", po::value(&c.weight_decay)->default_value(0.0f),
+     "L2 weight decay")
+    ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size),
+     "rows per mini-batch")
+    ("epochs", po::value(&c.epochs)->default_value(c.epochs),
+     "passes over the training data")
+    ("seed", po::value(&c.seed)->default_value(c.seed),
+     "seed of every random choice (same seed, same model)")
+    ("save", po::value(&c.save),
+     "save the trained model to this directory (manifest.json + .npy)")
+    ("metrics", po::value(&c.metrics),
+     "write per-epoch metrics to this CSV file");
+  return desc;
+}
+
+// Turns the parsed flags into train_options, refusing anything invalid
+// before any data is read.
+train_options to_train_options(const train_cli& c,
+                               const po::variables_map& vm) {
+  train_options opts;
+  if (c.backend != "sequential")
+    throw usage_error("--backend: unknown backend \"" + c.backend
+                      + "\" (expected sequential)");
+  if (c.model != "softmax" && c.model != "mlp")
+    throw usage_error("--model: unknown model \"" + c.model
+                      + "\" (expected softmax or mlp)");
+  opts.model.kind = c.model;
+  if (c.model == "mlp")
+    opts.model.hidden = parse_size_list("--hidden", c.hidden);
+  else if (!vm["hidden"].defaulted())
+    throw usage_error("--hidden: a softmax model has no hidden layers");
+  auto act = parse_activation(c.activation);
+  if (!act)
+    throw usage_error("--activation: unknown activation \"" + c.activation
+                      + "\" (expected relu or tanh)");
+  opts.model.act = *act;
+  auto kind = parse_optimizer_kind(c.optimizer);
+  if (!kind)
+    throw usage_error("--optimizer: unknown optimizer \"" + c.optimizer
+                      + "\" (expected sgd, momentum, nesterov, adagrad or "
+                        "adam)");
+  opts.optimizer.kind = *kind;
+  opts.optimizer.momentum = c.momentum;
+  opts.optimizer.weight_decay = c.weight_decay;
+  auto sched = parse_lr_schedule_kind(c.lr_schedule);
+  if (!sched)
+    throw usage_error("--lr-schedule: unknown schedule \"" + c.lr_schedule
+                      + "\" (expected constant, step or cosine)");
+  if (!(c.lr > 0.0f) || !std::isfinite(c.lr))
+    throw usage_error("--lr: must be a positive number, got "
+                      + std::to_string(c.lr));
+  opts.schedule.kind = *sched;
+  opts.schedule.base = c.lr;
+  opts.schedule.step_epochs = c.lr_step_epochs;
+  opts.schedule.gamma = c.lr_gamma;
+  opts.schedule.epochs = c.epochs;
+  if (c.batch_size == 0)
+    throw usage_error("--batch-size: must be positive");
+  if (c.epochs == 0)
+    throw usage_error("--epochs: must be positive");
+  opts.batch_size = c.batch_size;
+  opts.epochs = c.epochs;
+  opts.seed = c.seed;
+  try {
+    opts.optimizer.validate();
+    opts.schedule.validate();
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
+  return opts;
+}
+
+struct loaded_data {
+  dataset train;
+  std::optional<dataset> test;
+  scaling input_scaling = scaling::none;
+  feature_transform transform;
+};
+
+loaded_data load_data(const data_options& d) {
+  loaded_data result;
+  auto fmt = data_format_of(d);
+  result.input_scaling = scaling_of(d, d.data);
+  load_options lo;
+  lo.classes = d.classes;
+  result.train = load_dataset(d.data, fmt, lo, false);
+  // The test set must match the training set's features and classes.
+  lo.classes = result.train.classes;
+  lo.features = result.train.features();
+  if (!d.test_data.empty()) {
+    result.test = load_dataset(d.test_data, fmt, lo, false);
+  } else if (std::filesystem::is_directory(d.data)) {
+    result.test = load_dataset(d.data, fmt, lo, true);
+  }
+  result.transform = feature_transform::fit(result.input_scaling,
+                                            result.train);
+  result.transform.apply(result.train.x);
+  if (result.test)
+    result.transform.apply(result.test->x);
+  return result;
+}
+
+int run(int argc, char** argv) {
+  train_cli cli;
+  auto desc = describe(cli);
+  po::variables_map vm;
+  if (!parse_command_line("train", desc, argc, argv, vm))
+    return 0;
+  auto opts = to_train_options(cli, vm);
+  std::unique_ptr<metrics_writer> metrics;
+  if (!cli.metrics.empty())
+    metrics = std::make_unique<metrics_writer>(cli.metrics);
+  auto data = load_data(cli.data);
+  opts.model.inputs = data.train.features();
+  opts.model.classes = data.train.classes;
+  std::printf("paramserv train: backend %s, model %s, %zu training rows, "
+              "%zu test rows, %zu features, %u classes\n",
+              cli.backend.c_str(), cli.model.c_str(), data.train.size(),
+              data.test ? data.test->size() : size_t{0},
+              data.train.features(), data.train.classes);
+  std::fflush(stdout);
+  set_blas_threads(1);
+  sequential_trainer trainer{opts, data.train};
+  progress prog{opts.epochs, data.train.size()};
+  auto start = std::chrono::steady_clock::now();
+  double train_s = 0;
+  size_t rows = 0;
+  auto history = trainer.run(
+    data.test ? &*data.test : nullptr,
+    [&](const epoch_metrics& m) {
+      prog.epoch(m);
+      if (metrics)
+        metrics->write(m);
+      if (m.samples_per_s > 0) {
+        train_s += data.train.size() / m.samples_per_s;
+        rows += data.train.size();
+      }
+    },
+    [&](size_t e, size_t done, size_t total, double loss) {
+      prog.batch(e, done, total, loss);
+    });
+  double wall_s = std::chrono::duration<double>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+  if (!cli.save.empty())
+    save_model(cli.save, opts.model, trainer.params(), data.input_scaling,
+               data.transform);
+  auto& last = history.back();
+  std::printf("summary backend=%s model=%s epochs=%zu test_accuracy=%.4f "
+              "test_loss=%.4f train_loss=%.4f wall_s=%.2f train_s=%.2f "
+              "samples_per_s=%.0f\n",
+              cli.backend.c_str(), cli.model.c_str(), opts.epochs,
+              last.test_accuracy, last.test_loss, last.train_loss, wall_s,
+              train_s, train_s > 0 ? rows / train_s : 0.0);
+  return 0;
+}
+
+} // namespace
+
+int train_command(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "paramserv train: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "paramserv train: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+} // namespace paramserv::app

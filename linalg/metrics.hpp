@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstddef>
+#include <fstream>
+#include <string>
+
+namespace paramserv {
+
+/// What a run reports after each epoch. Backends without servers or
+/// staleness leave those fields at their natural values (a sequential run
+/// pushes once per batch with staleness 0).
+struct epoch_metrics {
+  /// One-based epoch number.
+  size_t epoch = 0;
+  /// Wall time since training started, including evaluation.
+  double elapsed_s = 0;
+  /// Mean training loss over the epoch's batches, weighted by rows.
+  double train_loss = 0;
+  double test_loss = 0;
+  double test_accuracy = 0;
+  /// Training rows processed per second of training time (evaluation
+  /// excluded).
+  double samples_per_s = 0;
+  /// Learning rate used in this epoch.
+  double lr = 0;
+  /// Updates applied to the model in this epoch.
+  size_t pushes = 0;
+  double mean_staleness = 0;
+  size_t max_staleness = 0;
+  size_t max_clock_gap = 0;
+};
+
+/// Writes epoch_metrics as CSV, one row per epoch, flushed as it goes so a
+/// running job can be watched. Columns:
+/// epoch,elapsed_s,train_loss,test_loss,test_accuracy,samples_per_s,lr,
+/// pushes,mean_staleness,max_staleness,max_clock_gap
+class metrics_writer {
+public:
+  /// Opens (truncates) `path` and writes the header.
+  /// @throws std::runtime_error naming the file if it cannot be written.
+  explicit metrics_writer(const std::string& path);
+
+  /// Appends one row.
+  /// @throws std::runtime_error naming the file on a write error.
+  void write(const epoch_metrics& m);
+
+private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+} // namespace paramserv

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace paramserv {
+
+/// How the training rows are split among k workers (SystemDS' schemes,
+/// without its off-by-one that drops a row when n mod k == 1).
+enum class partition_scheme {
+  /// Worker i gets one contiguous block; block sizes differ by at most one.
+  disjoint_contiguous,
+  /// Row r goes to worker r mod k.
+  disjoint_round_robin,
+  /// A seeded random permutation, then contiguous blocks of it.
+  disjoint_random,
+  /// Every worker gets all rows, each in its own seeded order.
+  overlap_reshuffle,
+};
+
+/// Parses a scheme name as spelled above.
+std::optional<partition_scheme> parse_partition_scheme(std::string_view str);
+
+/// Returns the scheme's name.
+const char* to_string(partition_scheme s);
+
+/// Returns, for each of `k` workers, the row indices (into [0, n)) it owns.
+/// Disjoint schemes: every row belongs to exactly one worker and sizes differ
+/// by at most one. Deterministic in (n, k, scheme, seed).
+/// @pre k > 0
+std::vector<std::vector<uint32_t>>
+partition_rows(size_t n, size_t k, partition_scheme scheme, uint64_t seed);
+
+/// Puts a worker's rows into this epoch's order: a permutation that depends
+/// only on (rows, seed, worker, epoch). Each worker calls it once per epoch
+/// on its own partition.
+void shuffle_epoch(std::vector<uint32_t>& rows, uint64_t seed, size_t worker,
+                   size_t epoch);
+
+} // namespace paramserv

@@ -1,0 +1,162 @@
+// End-to-end tests of the paramserv binary: it is started as a process, as
+// a user would, and its output and exit code are checked.
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+struct outcome {
+  int code = -1;
+  std::string output; // stdout and stderr
+};
+
+outcome run(const std::string& args) {
+  std::string cmd = std::string{PARAMSERV_BINARY} + " " + args + " 2>&1";
+  outcome result;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0)
+    result.output.append(buf.data(), n);
+  int status = pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// Parses the key=value pairs of the last line starting with `prefix`.
+std::map<std::string, std::string> fields(const std::string& output,
+                                          const std::string& prefix) {
+  std::map<std::string, std::string> result;
+  std::istringstream in(output);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.rfind(prefix, 0) == 0)
+      last = line;
+  std::istringstream words(last);
+  std::string word;
+  while (words >> word) {
+    auto eq = word.find('=');
+    if (eq != std::string::npos)
+      result[word.substr(0, eq)] = word.substr(eq + 1);
+  }
+  return result;
+}
+
+std::filesystem::path scratch(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path()
+           / ("paramserv-cli-" + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::remove_all(p);
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("train refuses invalid options with a one-line error") {
+  struct bad {
+    const char* args;
+    const char* message;
+  };
+  for (auto b : {bad{"--model cnn", "--model: unknown model \"cnn\""},
+                 bad{"--optimizer rmsprop", "--optimizer: unknown"},
+                 bad{"--lr -1", "--lr: must be a positive number"},
+                 bad{"--batch-size 0", "--batch-size: must be positive"},
+                 bad{"--epochs 0", "--epochs: must be positive"},
+                 bad{"--hidden 200,x", "--hidden: expected a comma list"},
+                 bad{"--model softmax --hidden 5", "no hidden layers"},
+                 bad{"--activation sigmoid", "--activation: unknown"},
+                 bad{"--lr-schedule linear", "--lr-schedule: unknown"},
+                 bad{"--momentum 1.5", "momentum must be in [0, 1)"},
+                 bad{"--format parquet", "--format: unknown format"},
+                 bad{"--scale log", "--scale: unknown scaling"},
+                 bad{"--backend gpu", "--backend: unknown backend"},
+                 bad{"--no-such-flag", "unrecognised option"}}) {
+    CAPTURE(b.args);
+    auto r = run(std::string{"train "} + b.args);
+    CHECK(r.code == 2);
+    CHECK(r.output.find(b.message) != std::string::npos);
+    CHECK(r.output.find("paramserv train: error: ") == 0);
+  }
+}
+
+TEST_CASE("train names a missing data file and exits non-zero") {
+  auto r = run("train --data /nonexistent/data.csv");
+  CHECK(r.code == 1);
+  CHECK(r.output.find("/nonexistent/data.csv") != std::string::npos);
+  auto m = run("train --config /nonexistent/job.ini");
+  CHECK(m.code == 2);
+  CHECK(m.output.find("/nonexistent/job.ini") != std::string::npos);
+}
+
+TEST_CASE("eval of a saved model reproduces the accuracy training printed") {
+  auto dir = scratch("model");
+  auto metrics = scratch("metrics.csv");
+  auto t = run("train --backend sequential --model softmax --epochs 1 "
+               "--optimizer adam --lr 0.001 --save "
+               + dir.string() + " --metrics " + metrics.string());
+  INFO(t.output);
+  REQUIRE(t.code == 0);
+  auto summary = fields(t.output, "summary ");
+  REQUIRE(summary.count("test_accuracy") == 1);
+  CHECK(std::stod(summary["test_accuracy"]) > 0.75);
+  CHECK(std::filesystem::exists(dir / "manifest.json"));
+  CHECK(std::filesystem::exists(dir / "W1.npy"));
+  auto e = run("eval --model " + dir.string());
+  INFO(e.output);
+  REQUIRE(e.code == 0);
+  auto ev = fields(e.output, "eval ");
+  CHECK(ev["samples"] == "10000");
+  CHECK(ev["accuracy"] == summary["test_accuracy"]);
+  CHECK(ev["loss"] == summary["test_loss"]);
+  // The metrics CSV has a header and one row per epoch.
+  std::ifstream in(metrics);
+  std::string header, row, extra;
+  std::getline(in, header);
+  CHECK(header.rfind("epoch,elapsed_s,train_loss,test_loss,test_accuracy,"
+                     "samples_per_s", 0) == 0);
+  CHECK(std::getline(in, row));
+  CHECK(row.rfind("1,", 0) == 0);
+  CHECK_FALSE(std::getline(in, extra));
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(metrics);
+}
+
+TEST_CASE("eval names a directory that holds no model") {
+  auto dir = scratch("empty");
+  std::filesystem::create_directories(dir);
+  auto r = run("eval --model " + dir.string());
+  CHECK(r.code == 1);
+  CHECK(r.output.find((dir / "manifest.json").string()) != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a config file sets options and the command line overrides it") {
+  auto ini = scratch("job.ini");
+  {
+    std::ofstream out(ini);
+    out << "model = softmax\nepochs = 0\n";
+  }
+  // epochs = 0 from the file is refused...
+  auto r = run("train --config " + ini.string());
+  CHECK(r.code == 2);
+  CHECK(r.output.find("--epochs: must be positive") != std::string::npos);
+  {
+    std::ofstream out(ini);
+    out << "model = softmax\nbogus = 1\n";
+  }
+  auto u = run("train --config " + ini.string());
+  CHECK(u.code == 2);
+  CHECK(u.output.find(ini.string()) != std::string::npos);
+  std::filesystem::remove(ini);
+}
