@@ -1,5 +1,7 @@
 #include "apps/progress.hpp"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 namespace paramserv::app {
@@ -35,6 +37,36 @@ void progress::batch(size_t epoch, size_t done, size_t total, double loss) {
               epoch + 1, epochs_, done, total, rate, loss, eta);
   std::fflush(stdout);
   drawn_ = true;
+}
+
+void progress::rows(uint64_t done) {
+  rows_done_ = done;
+  if (!tty_ || rows_per_epoch_ == 0)
+    return;
+  auto now = clock::now();
+  size_t epoch = std::min<size_t>(done / rows_per_epoch_, epochs_ - 1);
+  if (epoch != last_epoch_) {
+    last_epoch_ = epoch;
+    epoch_start_ = now;
+    epoch_rows_start_ = done;
+  }
+  double in_epoch = std::chrono::duration<double>(now - epoch_start_).count();
+  double rate = in_epoch > 0 ? (done - epoch_rows_start_) / in_epoch : 0.0;
+  double elapsed = std::chrono::duration<double>(now - start_).count();
+  double frac = static_cast<double>(done) / (rows_per_epoch_ * epochs_);
+  double eta = frac > 0 ? elapsed / frac - elapsed : 0.0;
+  std::printf("\r\033[Kepoch %zu/%zu  %zu/%zu rows  %.0f samples/s  "
+              "ETA %.0fs",
+              epoch + 1, epochs_, static_cast<size_t>(done % rows_per_epoch_),
+              rows_per_epoch_, rate, eta);
+  std::fflush(stdout);
+  drawn_ = true;
+}
+
+void progress::note(const std::string& line) {
+  clear_line();
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
 }
 
 void progress::clear_line() {

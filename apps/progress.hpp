@@ -20,6 +20,13 @@ public:
   /// After a batch: zero-based epoch, batches done in it and batches in it.
   void batch(size_t epoch, size_t done, size_t total, double loss);
 
+  /// Rows trained so far in the whole run (backends that report rows rather
+  /// than batches).
+  void rows(uint64_t done);
+
+  /// A notice (e.g. a mode switch), printed on its own line.
+  void note(const std::string& line);
+
   /// After an epoch.
   void epoch(const epoch_metrics& m);
 
@@ -35,6 +42,8 @@ private:
   clock::time_point epoch_start_;
   clock::time_point last_draw_;
   size_t last_epoch_ = static_cast<size_t>(-1);
+  uint64_t epoch_rows_start_ = 0;
+  uint64_t rows_done_ = 0;
   bool drawn_ = false;
 };
 

@@ -10,6 +10,7 @@
 
 #include "apps/options.hpp"
 #include "apps/progress.hpp"
+#include "actors/local_backend.hpp"
 #include "linalg/blas_threads.hpp"
 #include "linalg/data_error.hpp"
 #include "linalg/model_io.hpp"
@@ -23,7 +24,17 @@ namespace {
 
 struct train_cli {
   data_options data;
-  std::string backend = "sequential";
+  std::string backend = "local";
+  std::string mode = "bsp";
+  int staleness = 0;
+  int backup_workers = 0;
+  std::string mode_schedule;
+  std::string freq = "batch";
+  size_t nbatches = 1;
+  size_t workers = 2;
+  size_t shards = 1;
+  std::string scheme = "disjoint_contiguous";
+  size_t threads = 0;
   std::string model = "mlp";
   std::string hidden = "200";
   std::string activation = "relu";
@@ -46,7 +57,33 @@ po::options_description describe(train_cli& c) {
   add_data_options(desc, c.data, true);
   desc.add_options()
     ("backend", po::value(&c.backend)->default_value(c.backend),
-     "sequential: one thread, no actors (the reference)")
+     "local: server shards, workers and a scheduler as actors in this "
+     "process; sequential: one thread, no actors (the reference)")
+    ("mode", po::value(&c.mode)->default_value(c.mode),
+     "consistency mode: bsp|asp|ssp|hogwild|sbp")
+    ("staleness", po::value(&c.staleness)->default_value(c.staleness),
+     "ssp: how many clocks a worker may run ahead of the slowest")
+    ("backup-workers",
+     po::value(&c.backup_workers)->default_value(c.backup_workers),
+     "sbp: workers not waited for at each clock (below --workers)")
+    ("mode-schedule", po::value(&c.mode_schedule),
+     "switch modes during the run: MODE[:PARAM]@EPOCH,... e.g. "
+     "bsp@1,ssp:3@2 (replaces --mode)")
+    ("freq", po::value(&c.freq)->default_value(c.freq),
+     "push every batch, every --nbatches batches (nbatches), or once per "
+     "epoch (epoch); between pushes workers take local SGD steps")
+    ("nbatches", po::value(&c.nbatches)->default_value(c.nbatches),
+     "batches per push with --freq nbatches")
+    ("workers", po::value(&c.workers)->default_value(c.workers),
+     "worker actors (data-parallel)")
+    ("shards", po::value(&c.shards)->default_value(c.shards),
+     "server-shard actors the parameters are split over")
+    ("scheme", po::value(&c.scheme)->default_value(c.scheme),
+     "partitioning: disjoint_contiguous|disjoint_round_robin|"
+     "disjoint_random|overlap_reshuffle")
+    ("threads", po::value(&c.threads)->default_value(c.threads),
+     "CAF scheduler threads (0: one per core); OpenBLAS runs "
+     "single-threaded inside workers")
     ("model", po::value(&c.model)->default_value(c.model), "softmax|mlp")
     ("hidden", po::value(&c.hidden)->default_value(c.hidden),
      "MLP hidden layer widths, comma list (e.g. 256,128)")
@@ -84,9 +121,16 @@ po::options_description describe(train_cli& c) {
 train_options to_train_options(const train_cli& c,
                                const po::variables_map& vm) {
   train_options opts;
-  if (c.backend != "sequential")
+  if (c.backend != "sequential" && c.backend != "local")
     throw usage_error("--backend: unknown backend \"" + c.backend
-                      + "\" (expected sequential)");
+                      + "\" (expected local or sequential)");
+  auto scheme = parse_partition_scheme(c.scheme);
+  if (!scheme)
+    throw usage_error("--scheme: unknown scheme \"" + c.scheme
+                      + "\" (expected disjoint_contiguous, "
+                        "disjoint_round_robin, disjoint_random or "
+                        "overlap_reshuffle)");
+  opts.scheme = *scheme;
   if (c.model != "softmax" && c.model != "mlp")
     throw usage_error("--model: unknown model \"" + c.model
                       + "\" (expected softmax or mlp)");
@@ -136,6 +180,59 @@ train_options to_train_options(const train_cli& c,
   return opts;
 }
 
+local_options to_local_options(const train_cli& c,
+                               const po::variables_map& vm) {
+  local_options local;
+  if (c.workers == 0)
+    throw usage_error("--workers: need at least one worker");
+  if (c.shards == 0)
+    throw usage_error("--shards: need at least one shard");
+  if (c.staleness < 0)
+    throw usage_error("--staleness: must be >= 0, got "
+                      + std::to_string(c.staleness));
+  if (c.backup_workers < 0)
+    throw usage_error("--backup-workers: must be >= 0, got "
+                      + std::to_string(c.backup_workers));
+  local.workers = c.workers;
+  local.shards = c.shards;
+  local.threads = c.threads;
+  auto mode = parse_consistency(c.mode);
+  if (!mode)
+    throw usage_error("--mode: unknown mode \"" + c.mode
+                      + "\" (expected bsp, asp, ssp, hogwild or sbp)");
+  if (!c.mode_schedule.empty()) {
+    if (!vm["mode"].defaulted())
+      throw usage_error("--mode-schedule replaces --mode; give one of them");
+    try {
+      local.modes = parse_mode_schedule(c.mode_schedule);
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(std::string{"--mode-schedule: "} + e.what());
+    }
+  } else {
+    mode_setting m{*mode, 0};
+    if (*mode == consistency::ssp)
+      m.param = static_cast<uint32_t>(c.staleness);
+    if (*mode == consistency::sbp)
+      m.param = static_cast<uint32_t>(c.backup_workers);
+    local.modes = {mode_switch{m, 1}};
+  }
+  for (auto& sw : local.modes)
+    if (sw.mode.mode == consistency::sbp && sw.mode.param >= c.workers)
+      throw usage_error("--backup-workers: " + std::to_string(sw.mode.param)
+                        + " backup workers need more workers than that "
+                          "(--workers "
+                        + std::to_string(c.workers) + ")");
+  auto freq = parse_update_frequency(c.freq);
+  if (!freq)
+    throw usage_error("--freq: unknown frequency \"" + c.freq
+                      + "\" (expected batch, nbatches or epoch)");
+  local.freq = *freq;
+  if (c.nbatches == 0)
+    throw usage_error("--nbatches: must be positive");
+  local.nbatches = c.nbatches;
+  return local;
+}
+
 struct loaded_data {
   dataset train;
   std::optional<dataset> test;
@@ -173,49 +270,100 @@ int run(int argc, char** argv) {
   if (!parse_command_line("train", desc, argc, argv, vm))
     return 0;
   auto opts = to_train_options(cli, vm);
+  bool local = cli.backend == "local";
+  local_options lopts;
+  if (local)
+    lopts = to_local_options(cli, vm);
   std::unique_ptr<metrics_writer> metrics;
   if (!cli.metrics.empty())
     metrics = std::make_unique<metrics_writer>(cli.metrics);
   auto data = load_data(cli.data);
   opts.model.inputs = data.train.features();
   opts.model.classes = data.train.classes;
+  if (local) {
+    try {
+      validate(opts, lopts, data.train);
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(e.what());
+    }
+  }
+  std::string mode_text = "-";
+  if (local) {
+    mode_text.clear();
+    for (auto& sw : lopts.modes)
+      mode_text += (mode_text.empty() ? "" : ",") + to_string(sw.mode)
+                   + (lopts.modes.size() > 1
+                        ? "@" + std::to_string(sw.epoch)
+                        : std::string{});
+  }
   std::printf("paramserv train: backend %s, model %s, %zu training rows, "
-              "%zu test rows, %zu features, %u classes\n",
+              "%zu test rows, %zu features, %u classes",
               cli.backend.c_str(), cli.model.c_str(), data.train.size(),
               data.test ? data.test->size() : size_t{0},
               data.train.features(), data.train.classes);
+  if (local)
+    std::printf(", mode %s, %zu workers, %zu shards, freq %s",
+                mode_text.c_str(), lopts.workers, lopts.shards,
+                to_string(lopts.freq));
+  std::printf("\n");
   std::fflush(stdout);
   set_blas_threads(1);
-  sequential_trainer trainer{opts, data.train};
-  progress prog{opts.epochs, data.train.size()};
+  const size_t train_rows = data.train.size();
+  progress prog{opts.epochs, train_rows};
   auto start = std::chrono::steady_clock::now();
   double train_s = 0;
   size_t rows = 0;
-  auto history = trainer.run(
-    data.test ? &*data.test : nullptr,
-    [&](const epoch_metrics& m) {
-      prog.epoch(m);
-      if (metrics)
-        metrics->write(m);
-      if (m.samples_per_s > 0) {
-        train_s += data.train.size() / m.samples_per_s;
-        rows += data.train.size();
-      }
-    },
-    [&](size_t e, size_t done, size_t total, double loss) {
-      prog.batch(e, done, total, loss);
-    });
+  auto on_epoch = [&](const epoch_metrics& m) {
+    prog.epoch(m);
+    if (metrics)
+      metrics->write(m);
+    if (m.samples_per_s > 0) {
+      train_s += train_rows / m.samples_per_s;
+      rows += train_rows;
+    }
+  };
+  std::vector<epoch_metrics> history;
+  parameter_set final_params;
+  if (local) {
+    local_hooks hooks;
+    hooks.on_epoch = on_epoch;
+    hooks.on_log = [&](const std::string& line) {
+      prog.note(line);
+    };
+    hooks.on_progress = [&](uint64_t done) { prog.rows(done); };
+    auto train_ptr = std::make_shared<const dataset>(std::move(data.train));
+    std::shared_ptr<const dataset> test_ptr;
+    if (data.test)
+      test_ptr = std::make_shared<const dataset>(std::move(*data.test));
+    auto r = train_local(opts, lopts, train_ptr, test_ptr, hooks);
+    history = std::move(r.history);
+    final_params = std::move(r.params);
+    if (r.dropped > 0 || r.rejected > 0)
+      std::printf("late pushes dropped: %llu, malformed pushes refused: "
+                  "%llu\n",
+                  static_cast<unsigned long long>(r.dropped),
+                  static_cast<unsigned long long>(r.rejected));
+  } else {
+    sequential_trainer trainer{opts, data.train};
+    history = trainer.run(
+      data.test ? &*data.test : nullptr, on_epoch,
+      [&](size_t e, size_t done, size_t total, double loss) {
+        prog.batch(e, done, total, loss);
+      });
+    final_params = trainer.params();
+  }
   double wall_s = std::chrono::duration<double>(
                     std::chrono::steady_clock::now() - start)
                     .count();
   if (!cli.save.empty())
-    save_model(cli.save, opts.model, trainer.params(), data.input_scaling,
+    save_model(cli.save, opts.model, final_params, data.input_scaling,
                data.transform);
   auto& last = history.back();
-  std::printf("summary backend=%s model=%s epochs=%zu test_accuracy=%.4f "
-              "test_loss=%.4f train_loss=%.4f wall_s=%.2f train_s=%.2f "
-              "samples_per_s=%.0f\n",
-              cli.backend.c_str(), cli.model.c_str(), opts.epochs,
+  std::printf("summary backend=%s mode=%s model=%s epochs=%zu "
+              "test_accuracy=%.4f test_loss=%.4f train_loss=%.4f wall_s=%.2f "
+              "train_s=%.2f samples_per_s=%.0f\n",
+              cli.backend.c_str(), mode_text.c_str(), cli.model.c_str(),
+              opts.epochs,
               last.test_accuracy, last.test_loss, last.train_loss, wall_s,
               train_s, train_s > 0 ? rows / train_s : 0.0);
   return 0;

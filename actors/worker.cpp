@@ -1,0 +1,269 @@
+#include "actors/worker.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include <caf/event_based_actor.hpp>
+
+#include "linalg/partition.hpp"
+#include "messages/errc.hpp"
+
+namespace paramserv {
+
+namespace {
+
+// Remote shards may be slow, but never this slow.
+constexpr auto shard_timeout = std::chrono::minutes(5);
+
+using continuation = std::function<void()>;
+
+void fail(worker_pointer self, const caf::error& err) {
+  self->quit(err);
+}
+
+bool uses_hogwild(const worker_state& st) {
+  return st.plan.mode == consistency::hogwild && st.cfg.board != nullptr;
+}
+
+// Batches the next unit of work covers: one, n, or the rest of the epoch.
+size_t unit_batches(const worker_state& st) {
+  switch (st.cfg.freq) {
+    case update_frequency::batch:
+      return 1;
+    case update_frequency::nbatches:
+      return st.cfg.nbatches;
+    case update_frequency::epoch:
+      return static_cast<size_t>(-1);
+  }
+  return 1;
+}
+
+// Computes the update of the next unit into st.grad (a gradient, or the sum
+// of the gradients of local SGD steps taken on st.acc) and returns the rows
+// it covered.
+size_t compute_unit(worker_state& st) {
+  auto& rows = st.cfg.rows;
+  size_t b = st.cfg.opts.batch_size;
+  size_t batches = unit_batches(st);
+  size_t covered = 0;
+  if (batches == 1) {
+    size_t m = std::min(b, rows.size() - st.next);
+    gather_batch(*st.cfg.train, rows.data() + st.next, m, st.batch,
+                 st.labels);
+    float loss = st.net->gradient(st.params, st.batch, st.labels, st.grad);
+    st.report.loss_sum += static_cast<double>(loss) * m;
+    st.next += m;
+    return m;
+  }
+  // Local steps on a copy: acc starts at the pulled parameters; grad
+  // collects the sum of the step gradients, which is what is pushed.
+  st.acc.assign(st.params.flat());
+  std::vector<float>& sum = st.scratch;
+  sum.assign(st.params.size(), 0.0f);
+  for (size_t k = 0; k < batches && st.next < rows.size(); ++k) {
+    size_t m = std::min(b, rows.size() - st.next);
+    gather_batch(*st.cfg.train, rows.data() + st.next, m, st.batch,
+                 st.labels);
+    float loss = st.net->gradient(st.acc, st.batch, st.labels, st.grad);
+    st.report.loss_sum += static_cast<double>(loss) * m;
+    auto g = st.grad.flat();
+    auto w = st.acc.flat();
+    for (size_t i = 0; i < g.size(); ++i) {
+      sum[i] += g[i];
+      w[i] -= st.plan.lr * g[i];
+    }
+    st.next += m;
+    covered += m;
+  }
+  st.grad.assign(sum);
+  return covered;
+}
+
+void count_rows(worker_state& st, size_t rows) {
+  st.report.rows += rows;
+  if (st.cfg.rows_done)
+    st.cfg.rows_done->fetch_add(rows, std::memory_order_relaxed);
+}
+
+void begin_epoch(worker_pointer self, epoch_plan plan);
+void run_unit(worker_pointer self);
+
+void finish_epoch(worker_pointer self) {
+  auto& st = self->state;
+  st.report.clock = st.clock;
+  self->request(st.cfg.scheduler, caf::infinite, epoch_atom::value, st.report)
+    .then([=](epoch_plan& plan) { begin_epoch(self, std::move(plan)); },
+          [=](caf::error& err) { fail(self, err); });
+}
+
+// Pulls every shard's keys into st.params, then continues.
+void pull_all(worker_pointer self, continuation next) {
+  auto& st = self->state;
+  st.outstanding = st.cfg.shards.size();
+  for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
+    self->request(st.cfg.shards[s], shard_timeout, pull_atom::value,
+                  parameter_pull{st.cfg.job, st.cfg.id, {}})
+      .then(
+        [=](const parameter_slice& slice) {
+          auto& st = self->state;
+          if (slice.values.size() != st.cfg.map->sizes[s]) {
+            fail(self, make_error(errc::bad_shape, "pull from shard "
+                                                     + std::to_string(s)));
+            return;
+          }
+          st.cfg.map->scatter(s, slice.values.data(), st.params.flat().data());
+          st.versions[s] = slice.version;
+          if (--st.outstanding == 0)
+            next();
+        },
+        [=](caf::error& err) { fail(self, err); });
+  }
+}
+
+// Pushes st.grad to every shard; once all acknowledged, asks the scheduler
+// for the next clock; once granted, pulls and runs the next unit.
+void push_all(worker_pointer self, size_t rows) {
+  auto& st = self->state;
+  ++st.clock;
+  ++st.report.pushes;
+  st.outstanding = st.cfg.shards.size();
+  for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
+    gradient_push p;
+    p.job = st.cfg.job;
+    p.worker = st.cfg.id;
+    p.clock = st.clock;
+    p.version = st.versions[s];
+    p.rows = rows;
+    p.keys = st.cfg.map->keys_of[s];
+    p.lengths = st.cfg.map->lengths_of(s);
+    p.values.resize(st.cfg.map->sizes[s]);
+    st.cfg.map->gather(s, st.grad.flat().data(), p.values.data());
+    self->request(st.cfg.shards[s], shard_timeout, push_atom::value,
+                  std::move(p))
+      .then(
+        [=](uint64_t) {
+          auto& st = self->state;
+          if (--st.outstanding > 0)
+            return;
+          self
+            ->request(st.cfg.scheduler, caf::infinite, clock_atom::value,
+                      st.cfg.id, st.clock)
+            .then([=](uint64_t) { pull_all(self, [=] { run_unit(self); }); },
+                  [=](caf::error& err) { fail(self, err); });
+        },
+        [=](caf::error& err) { fail(self, err); });
+  }
+}
+
+// One unit of work with messages: compute, push, wait for the clock grant,
+// pull (see push_all).
+void run_unit(worker_pointer self) {
+  auto& st = self->state;
+  if (st.next >= st.cfg.rows.size()) {
+    finish_epoch(self);
+    return;
+  }
+  if (st.cfg.delay.count() > 0 && !st.delayed) {
+    // The test hook: wait, then come back through `step`.
+    st.delayed = true;
+    self->delayed_send(self, st.cfg.delay, step_atom::value);
+    return;
+  }
+  st.delayed = false;
+  size_t rows = compute_unit(st);
+  count_rows(st, rows);
+  push_all(self, rows);
+}
+
+// Hogwild!: units update the shard memories in place, with relaxed atomics
+// and no message per update. A step message between chunks of units keeps
+// the worker responsive.
+void run_hogwild(worker_pointer self) {
+  auto& st = self->state;
+  auto& map = *st.cfg.map;
+  auto& board = *st.cfg.board;
+  constexpr size_t units_per_step = 16;
+  for (size_t u = 0; u < units_per_step; ++u) {
+    if (st.next >= st.cfg.rows.size()) {
+      finish_epoch(self);
+      return;
+    }
+    uint64_t seen = 0;
+    for (uint32_t s = 0; s < map.shards(); ++s) {
+      auto& mem = *board.shards[s];
+      seen += mem.version.load(std::memory_order_relaxed);
+      map.scatter<relaxed_access>(s, mem.values.data(),
+                                  st.params.flat().data());
+    }
+    size_t rows = compute_unit(st);
+    uint64_t now = 0;
+    for (uint32_t s = 0; s < map.shards(); ++s) {
+      auto& mem = *board.shards[s];
+      st.scratch.resize(map.sizes[s]);
+      map.gather(s, st.grad.flat().data(), st.scratch.data());
+      mem.opt->update_relaxed(mem.values, st.scratch, st.plan.lr);
+      now += mem.version.fetch_add(1, std::memory_order_relaxed);
+    }
+    uint64_t staleness = (now - seen) / map.shards();
+    st.report.staleness_sum += static_cast<double>(staleness);
+    st.report.max_staleness = std::max(st.report.max_staleness, staleness);
+    ++st.report.pushes;
+    ++st.clock;
+    count_rows(st, rows);
+  }
+  self->send(self, step_atom::value);
+}
+
+void begin_epoch(worker_pointer self, epoch_plan plan) {
+  auto& st = self->state;
+  if (plan.stop) {
+    self->quit();
+    return;
+  }
+  st.plan = plan;
+  st.next = 0;
+  st.report = epoch_report{};
+  st.report.job = st.cfg.job;
+  st.report.worker = st.cfg.id;
+  st.report.epoch = plan.epoch;
+  shuffle_epoch(st.cfg.rows, st.cfg.opts.seed, st.cfg.id, plan.epoch);
+  if (uses_hogwild(st))
+    run_hogwild(self);
+  else
+    pull_all(self, [=] { run_unit(self); });
+}
+
+} // namespace
+
+worker_actor::behavior_type worker(worker_pointer self, worker_config cfg) {
+  auto& st = self->state;
+  st.net = make_model(cfg.opts.model);
+  st.params = parameter_set{st.net->shapes()};
+  st.grad = parameter_set{st.net->shapes()};
+  st.acc = parameter_set{st.net->shapes()};
+  st.versions.assign(cfg.shards.size(), 0);
+  st.cfg = std::move(cfg);
+  self->monitor(st.cfg.scheduler);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    if (msg.source == self->state.cfg.scheduler)
+      self->quit(msg.reason);
+  });
+  return {
+    [=](start_atom) {
+      auto& st = self->state;
+      self
+        ->request(st.cfg.scheduler, caf::infinite, join_atom::value,
+                  st.cfg.id, caf::actor_cast<worker_actor>(self))
+        .then([=](epoch_plan& plan) { begin_epoch(self, std::move(plan)); },
+              [=](caf::error& err) { fail(self, err); });
+    },
+    [=](step_atom) {
+      if (uses_hogwild(self->state))
+        run_hogwild(self);
+      else
+        run_unit(self);
+    },
+  };
+}
+
+} // namespace paramserv

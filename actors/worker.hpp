@@ -1,0 +1,82 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/shard_memory.hpp"
+#include "linalg/dataset.hpp"
+#include "linalg/model.hpp"
+#include "linalg/parameter_set.hpp"
+#include "linalg/shard_map.hpp"
+#include "linalg/train_options.hpp"
+#include "messages/consistency.hpp"
+#include "messages/scheduler_actor.hpp"
+#include "messages/server_shard_actor.hpp"
+#include "messages/worker_actor.hpp"
+
+namespace paramserv {
+
+/// What a worker needs: its partition, the model, where the shards are.
+struct worker_config {
+  uint64_t job = 0;
+  uint32_t id = 0;
+  train_options opts;
+  update_frequency freq = update_frequency::batch;
+  /// Batches per push with update_frequency::nbatches.
+  size_t nbatches = 1;
+  /// The training set (shared, read-only) and this worker's rows of it.
+  std::shared_ptr<const dataset> train;
+  std::vector<uint32_t> rows;
+  std::shared_ptr<const shard_map> map;
+  std::vector<server_shard_actor> shards;
+  scheduler_actor scheduler;
+  /// Shard memories of this process, for Hogwild!; null elsewhere.
+  std::shared_ptr<hogwild_board> board;
+  /// Test hook: extra time this worker waits before each unit of work (a
+  /// slow or overloaded machine). Default: none.
+  std::chrono::microseconds delay{0};
+  /// Rows trained so far by all workers of the process (progress display);
+  /// may be null.
+  std::shared_ptr<std::atomic<uint64_t>> rows_done;
+};
+
+/// State of a worker actor. The model, the local parameter copy and all
+/// scratch buffers are allocated once, so a batch allocates nothing but its
+/// push messages.
+struct worker_state {
+  worker_config cfg;
+  std::unique_ptr<model> net;
+  parameter_set params;
+  parameter_set grad;
+  parameter_set acc;
+  arma::fmat batch;
+  std::vector<uint32_t> labels;
+  std::vector<float> scratch;
+  epoch_plan plan;
+  /// Next row (index into cfg.rows) of this epoch.
+  size_t next = 0;
+  /// Pushes made so far (the worker's clock).
+  uint64_t clock = 0;
+  /// Shard versions seen at the last pull.
+  std::vector<uint64_t> versions;
+  size_t outstanding = 0;
+  /// Whether the test-hook delay of the current unit was served.
+  bool delayed = false;
+  epoch_report report;
+
+  static inline const char* name = "paramserv.worker";
+};
+
+using worker_pointer = worker_actor::stateful_pointer<worker_state>;
+
+/// The worker behaviour: on `start` it joins the scheduler and trains epoch
+/// after epoch as the scheduler's plans say, then quits.
+worker_actor::behavior_type worker(worker_pointer self, worker_config cfg);
+
+} // namespace paramserv

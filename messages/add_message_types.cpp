@@ -1,0 +1,65 @@
+#include "messages/add_message_types.hpp"
+
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+
+#include "messages/control_messages.hpp"
+#include "messages/errc.hpp"
+#include "messages/parameter_messages.hpp"
+#include "messages/scheduler_actor.hpp"
+#include "messages/server_shard_actor.hpp"
+#include "messages/worker_actor.hpp"
+
+namespace paramserv {
+
+const char* to_string(errc x) {
+  switch (x) {
+    case errc::wrong_job:
+      return "wrong_job";
+    case errc::bad_shape:
+      return "bad_shape";
+    case errc::not_finite:
+      return "not_finite";
+    case errc::bad_worker:
+      return "bad_worker";
+    case errc::out_of_order:
+      return "out_of_order";
+    case errc::job_failed:
+      return "job_failed";
+  }
+  return "unknown";
+}
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<gradient_push>("paramserv::gradient_push");
+  cfg.add_message_type<parameter_pull>("paramserv::parameter_pull");
+  cfg.add_message_type<parameter_slice>("paramserv::parameter_slice");
+  cfg.add_message_type<epoch_plan>("paramserv::epoch_plan");
+  cfg.add_message_type<epoch_report>("paramserv::epoch_report");
+  cfg.add_message_type<shard_mode>("paramserv::shard_mode");
+  cfg.add_message_type<commit_request>("paramserv::commit_request");
+  cfg.add_message_type<shard_stats>("paramserv::shard_stats");
+  cfg.add_message_type<epoch_metrics>("paramserv::epoch_metrics");
+  cfg.add_message_type<std::vector<epoch_metrics>>(
+    "std::vector<paramserv::epoch_metrics>");
+  cfg.add_message_type<run_result>("paramserv::run_result");
+  cfg.add_message_type<std::vector<uint32_t>>("std::vector<uint32_t>");
+  cfg.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");
+  cfg.add_message_type<std::vector<float>>("std::vector<float>");
+  cfg.add_message_type<worker_actor>("paramserv::worker_actor");
+  cfg.add_message_type<server_shard_actor>("paramserv::server_shard_actor");
+  cfg.add_message_type<scheduler_actor>("paramserv::scheduler_actor");
+  cfg.add_error_category(
+    caf::atom("paramserv"),
+    [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+      std::string result = "paramserv::";
+      result += to_string(static_cast<errc>(code));
+      if (ctx.match_elements<std::string>())
+        result += ": " + ctx.get_as<std::string>(0);
+      return result;
+    });
+}
+
+} // namespace paramserv

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace paramserv {
+
+/// Every atom paramserv's actors speak (CAF 0.17: at most 10 characters).
+using push_atom = caf::atom_constant<caf::atom("push")>;
+using pull_atom = caf::atom_constant<caf::atom("pull")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using clock_atom = caf::atom_constant<caf::atom("clock")>;
+using epoch_atom = caf::atom_constant<caf::atom("epoch")>;
+using mode_atom = caf::atom_constant<caf::atom("mode")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using step_atom = caf::atom_constant<caf::atom("step")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+
+} // namespace paramserv

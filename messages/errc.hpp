@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+namespace paramserv {
+
+/// Errors paramserv's actors return as values (never throw on the message
+/// path). Category atom: "paramserv".
+enum class errc : uint8_t {
+  /// A message of another job.
+  wrong_job = 1,
+  /// Keys, lengths or value count that do not match the shard.
+  bad_shape,
+  /// A NaN or infinite value.
+  not_finite,
+  /// A worker id outside the job.
+  bad_worker,
+  /// A protocol step out of order.
+  out_of_order,
+  /// Training could not go on (e.g. every worker died).
+  job_failed,
+};
+
+const char* to_string(errc x);
+
+/// Makes a caf::error of category "paramserv" carrying a one-line reason.
+inline caf::error make_error(errc x, std::string reason) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("paramserv"),
+                    caf::make_message(std::move(reason))};
+}
+
+} // namespace paramserv
