@@ -53,7 +53,7 @@ struct train_cli {
 };
 
 po::options_description describe(train_cli& c) {
-  po::options_description desc("Training options");
+  po::options_description desc("Training options", 100, 50);
   add_data_options(desc, c.data, true);
   desc.add_options()
     ("backend", po::value(&c.backend)->default_value(c.backend),
@@ -91,17 +91,17 @@ po::options_description describe(train_cli& c) {
      "MLP hidden activation: relu|tanh")
     ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer),
      "update rule: sgd|momentum|nesterov|adagrad|adam")
-    ("lr", po::value(&c.lr)->default_value(c.lr), "learning rate")
+    ("lr", po::value(&c.lr)->default_value(c.lr, "0.001"), "learning rate")
     ("lr-schedule", po::value(&c.lr_schedule)->default_value(c.lr_schedule),
      "constant|step|cosine")
     ("lr-step-epochs",
      po::value(&c.lr_step_epochs)->default_value(c.lr_step_epochs),
      "step schedule: epochs between decays")
-    ("lr-gamma", po::value(&c.lr_gamma)->default_value(c.lr_gamma),
+    ("lr-gamma", po::value(&c.lr_gamma)->default_value(c.lr_gamma, "0.1"),
      "step schedule: decay factor")
-    ("momentum", po::value(&c.momentum)->default_value(c.momentum),
+    ("momentum", po::value(&c.momentum)->default_value(c.momentum, "0.9"),
      "momentum coefficient (momentum, nesterov)")
-    ("weight-decay", po::value(&c.weight_decay)->default_value(0.0f),
+    ("weight-decay", po::value(&c.weight_decay)->default_value(0.0f, "0"),
      "L2 weight decay")
     ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size),
      "rows per mini-batch")

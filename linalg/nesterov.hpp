@@ -1,31 +1,25 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
 
 namespace paramserv {
 
 /// Nesterov momentum (Sutskever et al. 2013, in PyTorch's form):
-///   v <- mu v + g,  w <- w - lr (g + mu v).
+///   v <- mu v + g,  w <- w - lr (g + mu v).  State: the velocity v.
 struct nesterov {
+  static constexpr size_t state_arrays = 1;
+
   float mu = 0.9f;
   float weight_decay = 0;
 
-  struct state {
-    explicit state(size_t n) : velocity(n, 0.0f) {}
-    std::vector<float> velocity;
-  };
-
-  template<class Access>
-  void update(float* __restrict w, const float* __restrict g, size_t n,
-    state& st, float lr, size_t) const {
-    float* __restrict v = st.velocity.data();
+  void update(float* __restrict w, const float* __restrict g,
+              float* const* s, size_t n, float lr, size_t) const {
+    const float m = mu, wd = weight_decay;
+    float* __restrict v = s[0];
     for (size_t i = 0; i < n; ++i) {
-      float wi = Access::load(w + i);
-      float gi = g[i] + weight_decay * wi;
-      float vi = mu * Access::load(v + i) + gi;
-      Access::store(v + i, vi);
-      Access::store(w + i, wi - lr * (gi + mu * vi));
+      float gi = g[i] + wd * w[i];
+      v[i] = m * v[i] + gi;
+      w[i] -= lr * (gi + m * v[i]);
     }
   }
 };

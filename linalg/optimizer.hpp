@@ -1,11 +1,13 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "linalg/access.hpp"
 
@@ -74,11 +76,16 @@ std::unique_ptr<optimizer> make_optimizer(const optimizer_options& opts,
                                           size_t n);
 
 /// Adapts an update-rule policy (see linalg/sgd.hpp for the shape) to the
-/// optimizer interface. Custom update rules plug in the same way.
+/// optimizer interface and owns its state arrays. Custom update rules plug
+/// in the same way.
 template <class Rule>
 class basic_optimizer final : public optimizer {
 public:
-  basic_optimizer(Rule rule, size_t n) : rule_(rule), state_(n), size_(n) {
+  static constexpr size_t arrays = Rule::state_arrays;
+
+  basic_optimizer(Rule rule, size_t n) : rule_(rule), size_(n) {
+    for (size_t a = 0; a < arrays; ++a)
+      state_[a].assign(n, 0.0f);
   }
 
   size_t size() const override {
@@ -88,15 +95,39 @@ public:
   void update(std::span<float> w, std::span<const float> g,
               float lr) override {
     auto t = steps_.fetch_add(1, std::memory_order_relaxed) + 1;
-    rule_.template update<plain_access>(w.data(), g.data(), size_, state_, lr,
-                                        t);
+    float* s[arrays + 1];
+    for (size_t a = 0; a < arrays; ++a)
+      s[a] = state_[a].data();
+    rule_.update(w.data(), g.data(), s, size_, lr, t);
   }
 
+  /// Stages blocks of parameters and state through relaxed atomic loads
+  /// into local buffers, runs the (vectorised) rule on them, and writes
+  /// them back with relaxed atomic stores.
   void update_relaxed(std::span<float> w, std::span<const float> g,
                       float lr) override {
+    constexpr size_t block = 512;
     auto t = steps_.fetch_add(1, std::memory_order_relaxed) + 1;
-    rule_.template update<relaxed_access>(w.data(), g.data(), size_, state_,
-                                          lr, t);
+    float wbuf[block];
+    float sbuf[arrays + 1][block];
+    float* s[arrays + 1];
+    for (size_t a = 0; a < arrays; ++a)
+      s[a] = sbuf[a];
+    for (size_t first = 0; first < size_; first += block) {
+      size_t m = std::min(block, size_ - first);
+      float* wp = w.data() + first;
+      for (size_t i = 0; i < m; ++i)
+        wbuf[i] = relaxed_access::load(wp + i);
+      for (size_t a = 0; a < arrays; ++a)
+        for (size_t i = 0; i < m; ++i)
+          sbuf[a][i] = relaxed_access::load(state_[a].data() + first + i);
+      rule_.update(wbuf, g.data() + first, s, m, lr, t);
+      for (size_t i = 0; i < m; ++i)
+        relaxed_access::store(wp + i, wbuf[i]);
+      for (size_t a = 0; a < arrays; ++a)
+        for (size_t i = 0; i < m; ++i)
+          relaxed_access::store(state_[a].data() + first + i, sbuf[a][i]);
+    }
   }
 
   size_t steps() const override {
@@ -105,7 +136,7 @@ public:
 
 private:
   Rule rule_;
-  typename Rule::state state_;
+  std::vector<float> state_[arrays + 1];
   size_t size_;
   std::atomic<size_t> steps_{0};
 };

@@ -153,3 +153,28 @@ TEST_CASE("learning-rate schedules follow their formulas") {
   s.base = -1.0f;
   CHECK_THROWS_AS(s.validate(), std::invalid_argument);
 }
+
+TEST_CASE("a relaxed (Hogwild!) update equals a plain one in one thread") {
+  // 1300 parameters: more than one staging block, and a partial last one.
+  for (auto k : {optimizer_kind::sgd, optimizer_kind::momentum,
+                 optimizer_kind::nesterov, optimizer_kind::adagrad,
+                 optimizer_kind::adam}) {
+    CAPTURE(to_string(k));
+    optimizer_options opts;
+    opts.kind = k;
+    opts.weight_decay = 0.01f;
+    auto plain = make_optimizer(opts, 1300);
+    auto relaxed = make_optimizer(opts, 1300);
+    std::vector<float> w1(1300), w2(1300), g(1300);
+    for (size_t i = 0; i < g.size(); ++i) {
+      w1[i] = w2[i] = 0.001f * static_cast<float>(i);
+      g[i] = std::sin(static_cast<float>(i));
+    }
+    for (int t = 0; t < 5; ++t) {
+      plain->update(w1, g, 0.01f);
+      relaxed->update_relaxed(w2, g, 0.01f);
+    }
+    CHECK(w1 == w2);
+    CHECK(relaxed->steps() == 5);
+  }
+}
