@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -224,68 +225,72 @@ TEST_CASE("asynchronous mode applies each push on arrival and records its "
 
 TEST_CASE("malformed pushes are refused with an error and leave the "
           "parameters unchanged") {
-  bool synchronous = false;
-  SUBCASE("asynchronous") {
-    synchronous = false;
-  }
-  SUBCASE("synchronous") {
-    synchronous = true;
-  }
-  CAPTURE(synchronous);
-  fixture f;
-  f.set_mode(synchronous, 0.5f);
-  auto good = f.make_push(1, 1, 0, 16, random_floats(f.size(), 30));
-  auto bad = good;
+  std::function<void(gradient_push&)> spoil;
   errc expected = errc::bad_shape;
   SUBCASE("a NaN") {
-    bad.values[4] = std::numeric_limits<float>::quiet_NaN();
+    spoil = [](gradient_push& p) {
+      p.values[4] = std::numeric_limits<float>::quiet_NaN();
+    };
     expected = errc::not_finite;
   }
   SUBCASE("an infinity") {
-    bad.values[0] = -std::numeric_limits<float>::infinity();
+    spoil = [](gradient_push& p) {
+      p.values[0] = -std::numeric_limits<float>::infinity();
+    };
     expected = errc::not_finite;
   }
   SUBCASE("another job") {
-    bad.job = job + 1;
+    spoil = [](gradient_push& p) { p.job = job + 1; };
     expected = errc::wrong_job;
   }
   SUBCASE("an unknown worker") {
-    bad.worker = 3;
+    spoil = [](gradient_push& p) { p.worker = 3; };
     expected = errc::bad_worker;
   }
   SUBCASE("keys the shard does not own") {
-    bad.keys.back() += 1;
+    spoil = [](gradient_push& p) { p.keys.back() += 1; };
   }
   SUBCASE("wrong lengths") {
-    bad.lengths[0] += 1;
-    bad.lengths[1] -= 1;
+    spoil = [](gradient_push& p) {
+      p.lengths[0] += 1;
+      p.lengths[1] -= 1;
+    };
   }
   SUBCASE("too few values") {
-    bad.values.pop_back();
+    spoil = [](gradient_push& p) { p.values.pop_back(); };
   }
   SUBCASE("too many values") {
-    bad.values.push_back(0.0f);
+    spoil = [](gradient_push& p) { p.values.push_back(0.0f); };
   }
-  auto before = f.pull();
-  auto err = f.refused(bad);
-  REQUIRE(err);
-  CHECK(err.category() == caf::atom("paramserv"));
-  CHECK(err.code() == static_cast<uint8_t>(expected));
-  // A commit would apply a bad push had it been buffered.
-  if (synchronous)
-    f.commit({0, 1, 2});
-  auto after = f.pull();
-  CHECK(after.version == before.version);
-  CHECK(after.values == before.values);
-  auto s = f.stats();
-  CHECK(s.rejected == 1);
-  CHECK(s.pushes == 0);
-  CHECK(s.updates == 0);
-  // The same push, well formed, is accepted and applied.
-  CHECK(f.push(good) == before.version + (synchronous ? 0 : 1));
-  if (synchronous)
-    f.commit({1});
-  CHECK(f.pull().version == before.version + 1);
+  REQUIRE(spoil);
+  for (bool synchronous : {false, true}) {
+    CAPTURE(synchronous);
+    fixture f;
+    f.set_mode(synchronous, 0.5f);
+    auto good = f.make_push(1, 1, 0, 16, random_floats(f.size(), 30));
+    auto bad = good;
+    spoil(bad);
+    auto before = f.pull();
+    auto err = f.refused(bad);
+    REQUIRE(err);
+    CHECK(err.category() == caf::atom("paramserv"));
+    CHECK(err.code() == static_cast<uint8_t>(expected));
+    // A commit would apply a bad push had it been buffered.
+    if (synchronous)
+      f.commit({0, 1, 2});
+    auto after = f.pull();
+    CHECK(after.version == before.version);
+    CHECK(after.values == before.values);
+    auto s = f.stats();
+    CHECK(s.rejected == 1);
+    CHECK(s.pushes == 0);
+    CHECK(s.updates == 0);
+    // The same push, well formed, is accepted and applied.
+    CHECK(f.push(good) == before.version + (synchronous ? 0 : 1));
+    if (synchronous)
+      f.commit({1});
+    CHECK(f.pull().version == before.version + 1);
+  }
 }
 
 TEST_CASE("sbp drops a late worker's push of a committed clock") {

@@ -160,3 +160,48 @@ TEST_CASE("a config file sets options and the command line overrides it") {
   CHECK(u.output.find(ini.string()) != std::string::npos);
   std::filesystem::remove(ini);
 }
+
+TEST_CASE("train refuses invalid parameter-server options") {
+  struct bad {
+    const char* args;
+    const char* message;
+  };
+  // Checked before any data is read...
+  for (auto b :
+       {bad{"--mode foo", "--mode: unknown mode \"foo\""},
+        bad{"--scheme foo", "--scheme: unknown scheme \"foo\""},
+        bad{"--staleness -1", "--staleness: must be >= 0, got -1"},
+        bad{"--backup-workers -1", "--backup-workers: must be >= 0"},
+        bad{"--workers 0", "--workers: need at least one worker"},
+        bad{"--shards 0", "--shards: need at least one shard"},
+        bad{"--mode sbp --backup-workers 2 --workers 2",
+            "--backup-workers: 2 backup workers need more workers than that "
+            "(--workers 2)"},
+        bad{"--mode-schedule bsp@1,sbp:3@2 --workers 3", "--backup-workers"},
+        bad{"--freq sometimes", "--freq: unknown frequency"},
+        bad{"--freq nbatches --nbatches 0", "--nbatches: must be positive"},
+        bad{"--mode-schedule bsp@2",
+            "--mode-schedule: entry \"bsp@2\": the first entry must start at "
+            "epoch 1"},
+        bad{"--mode-schedule ssp@1",
+            "--mode-schedule: entry \"ssp@1\": ssp needs a parameter"},
+        bad{"--mode-schedule bsp@1,asp@1",
+            "--mode-schedule: entry \"asp@1\": epochs must increase"},
+        bad{"--mode-schedule bsp@1 --mode asp",
+            "--mode-schedule replaces --mode"},
+        // ...and this one after loading Fashion-MNIST, because the number of
+        // keys depends on the model's inputs.
+        bad{"--shards 100000", "--shards: 100000 shards but the model has"}}) {
+    CAPTURE(b.args);
+    auto r = run(std::string{"train --epochs 1 "} + b.args);
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find(b.message) != std::string::npos);
+    CHECK(r.output.find("paramserv train: error: ") == 0);
+  }
+  // Valid parameter-server options do not hide a missing data file.
+  auto m = run("train --mode ssp --staleness 2 --workers 3 "
+               "--data /nonexistent/pixels.csv");
+  CHECK(m.code == 1);
+  CHECK(m.output.find("/nonexistent/pixels.csv") != std::string::npos);
+}
