@@ -1,6 +1,7 @@
 #include "actors/server_shard.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "messages/errc.hpp"
@@ -23,9 +24,17 @@ caf::error check_push(const server_shard_state& st, const gradient_push& p) {
     return make_error(errc::bad_shape,
                       "push does not match the keys of shard "
                         + std::to_string(st.cfg.id));
-  for (auto x : p.values)
-    if (!std::isfinite(x))
-      return make_error(errc::not_finite, "push holds a NaN or infinity");
+  // NaN and infinity have all exponent bits set; an OR over that test
+  // vectorises, unlike a loop of std::isfinite with an early exit.
+  uint32_t bad = 0;
+  const float* v = p.values.data();
+  for (size_t i = 0; i < p.values.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  if (bad != 0)
+    return make_error(errc::not_finite, "push holds a NaN or infinity");
   return {};
 }
 

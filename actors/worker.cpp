@@ -96,10 +96,19 @@ void finish_epoch(worker_pointer self) {
           [=](caf::error& err) { fail(self, err); });
 }
 
-// Pulls every shard's keys into st.params, then continues.
-void pull_all(worker_pointer self, continuation next) {
+// Counts one awaited reply; the last one runs the continuation.
+void arrived(worker_pointer self) {
   auto& st = self->state;
-  st.outstanding = st.cfg.shards.size();
+  if (--st.outstanding == 0) {
+    auto next = std::move(st.then);
+    next();
+  }
+}
+
+// Requests every shard's keys into st.params; each slice counts as one
+// awaited reply.
+void request_pulls(worker_pointer self) {
+  auto& st = self->state;
   for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
     self->request(st.cfg.shards[s], shard_timeout, pull_atom::value,
                   parameter_pull{st.cfg.job, st.cfg.id, {}})
@@ -113,20 +122,23 @@ void pull_all(worker_pointer self, continuation next) {
           }
           st.cfg.map->scatter(s, slice.values.data(), st.params.flat().data());
           st.versions[s] = slice.version;
-          if (--st.outstanding == 0)
-            next();
+          arrived(self);
         },
         [=](caf::error& err) { fail(self, err); });
   }
 }
 
-// Pushes st.grad to every shard; once all acknowledged, asks the scheduler
-// for the next clock; once granted, pulls and runs the next unit.
-void push_all(worker_pointer self, size_t rows) {
+// Pulls every shard's keys into st.params, then continues.
+void pull_all(worker_pointer self, continuation next) {
   auto& st = self->state;
-  ++st.clock;
-  ++st.report.pushes;
   st.outstanding = st.cfg.shards.size();
+  st.then = std::move(next);
+  request_pulls(self);
+}
+
+// Pushes st.grad to every shard (each push one awaited reply).
+void request_pushes(worker_pointer self, size_t rows) {
+  auto& st = self->state;
   for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
     gradient_push p;
     p.job = st.cfg.job;
@@ -135,24 +147,54 @@ void push_all(worker_pointer self, size_t rows) {
     p.version = st.versions[s];
     p.rows = rows;
     p.keys = st.cfg.map->keys_of[s];
-    p.lengths = st.cfg.map->lengths_of(s);
+    p.lengths = st.lengths[s];
     p.values.resize(st.cfg.map->sizes[s]);
     st.cfg.map->gather(s, st.grad.flat().data(), p.values.data());
     self->request(st.cfg.shards[s], shard_timeout, push_atom::value,
                   std::move(p))
-      .then(
-        [=](uint64_t) {
-          auto& st = self->state;
-          if (--st.outstanding > 0)
-            return;
-          self
-            ->request(st.cfg.scheduler, caf::infinite, clock_atom::value,
-                      st.cfg.id, st.clock)
-            .then([=](uint64_t) { pull_all(self, [=] { run_unit(self); }); },
-                  [=](caf::error& err) { fail(self, err); });
-        },
-        [=](caf::error& err) { fail(self, err); });
+      .then([=](uint64_t) { arrived(self); },
+            [=](caf::error& err) { fail(self, err); });
   }
+}
+
+// Asks the scheduler for the next clock (one awaited reply).
+void request_clock(worker_pointer self) {
+  auto& st = self->state;
+  self
+    ->request(st.cfg.scheduler, caf::infinite, clock_atom::value, st.cfg.id,
+              st.clock)
+    .then([=](uint64_t) { arrived(self); },
+          [=](caf::error& err) { fail(self, err); });
+}
+
+// Pushes st.grad, asks for the next clock, pulls, then runs the next unit.
+// Synchronous modes need the order push -> clock (the commit needs every
+// push) -> pull (after the commit). Asynchronous modes send all three at
+// once: a shard handles one worker's messages in order, so the pull sees
+// the push applied, and the worker only computes once the clock is granted.
+void push_all(worker_pointer self, size_t rows) {
+  auto& st = self->state;
+  ++st.clock;
+  ++st.report.pushes;
+  size_t shards = st.cfg.shards.size();
+  bool sync = st.plan.mode == consistency::bsp
+              || st.plan.mode == consistency::sbp;
+  if (!sync) {
+    st.outstanding = 2 * shards + 1;
+    st.then = [=] { run_unit(self); };
+    request_pushes(self, rows);
+    request_clock(self);
+    request_pulls(self);
+    return;
+  }
+  st.outstanding = shards;
+  st.then = [=] {
+    auto& st = self->state;
+    st.outstanding = 1;
+    st.then = [=] { pull_all(self, [=] { run_unit(self); }); };
+    request_clock(self);
+  };
+  request_pushes(self, rows);
 }
 
 // One unit of work with messages: compute, push, wait for the clock grant,
@@ -242,6 +284,8 @@ worker_actor::behavior_type worker(worker_pointer self, worker_config cfg) {
   st.grad = parameter_set{st.net->shapes()};
   st.acc = parameter_set{st.net->shapes()};
   st.versions.assign(cfg.shards.size(), 0);
+  for (uint32_t s = 0; s < cfg.shards.size(); ++s)
+    st.lengths.push_back(cfg.map->lengths_of(s));
   st.cfg = std::move(cfg);
   self->monitor(st.cfg.scheduler);
   self->set_down_handler([=](caf::down_msg& msg) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -65,7 +66,11 @@ struct worker_state {
   uint64_t clock = 0;
   /// Shard versions seen at the last pull.
   std::vector<uint64_t> versions;
+  /// Replies still awaited, and what to do once they all arrived.
   size_t outstanding = 0;
+  std::function<void()> then;
+  /// Key lengths per shard (sent with every push).
+  std::vector<std::vector<uint32_t>> lengths;
   /// Whether the test-hook delay of the current unit was served.
   bool delayed = false;
   epoch_report report;
