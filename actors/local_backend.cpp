@@ -89,7 +89,7 @@ local_result train_local(const train_options& opts, const local_options& local,
   auto sched = sys.spawn(scheduler, std::move(sc));
   auto parts = partition_rows(train->size(), local.workers, opts.scheme,
                               opts.seed);
-  auto rows_done = std::make_shared<std::atomic<uint64_t>>(0);
+  auto progress = std::make_shared<progress_counters>();
   std::vector<worker_actor> workers;
   for (uint32_t w = 0; w < local.workers; ++w) {
     worker_config wc;
@@ -106,7 +106,7 @@ local_result train_local(const train_options& opts, const local_options& local,
     wc.board = board;
     if (w < local.delays.size())
       wc.delay = local.delays[w];
-    wc.rows_done = rows_done;
+    wc.progress = progress;
     workers.push_back(sys.spawn(worker, std::move(wc)));
   }
   local_result result;
@@ -145,7 +145,9 @@ local_result train_local(const train_options& opts, const local_options& local,
         caf::after(std::chrono::milliseconds(100)) >>
           [&] {
             if (hooks.on_progress)
-              hooks.on_progress(rows_done->load(std::memory_order_relaxed));
+              hooks.on_progress(
+                progress->rows.load(std::memory_order_relaxed),
+                progress->loss_sum.load(std::memory_order_relaxed));
           });
     }
     for (auto& s : shards)

@@ -39,8 +39,9 @@ struct local_options {
 /// train_local, never concurrently. All may be empty.
 struct local_hooks {
   std::function<void(const epoch_metrics&)> on_epoch;
-  /// Rows trained so far (all workers), about ten times a second.
-  std::function<void(uint64_t)> on_progress;
+  /// Rows trained so far (all workers) and the sum of their training
+  /// losses, about ten times a second.
+  std::function<void(uint64_t, double)> on_progress;
   /// Mode switches and other notices.
   std::function<void(const std::string&)> on_log;
 };

@@ -79,10 +79,13 @@ size_t compute_unit(worker_state& st) {
   return covered;
 }
 
-void count_rows(worker_state& st, size_t rows) {
+// Accounts a finished unit of `rows` rows whose losses sum to `loss`.
+void count_rows(worker_state& st, size_t rows, double loss) {
   st.report.rows += rows;
-  if (st.cfg.rows_done)
-    st.cfg.rows_done->fetch_add(rows, std::memory_order_relaxed);
+  if (st.cfg.progress) {
+    st.cfg.progress->rows.fetch_add(rows, std::memory_order_relaxed);
+    st.cfg.progress->loss_sum.fetch_add(loss, std::memory_order_relaxed);
+  }
 }
 
 void begin_epoch(worker_pointer self, epoch_plan plan);
@@ -212,8 +215,9 @@ void run_unit(worker_pointer self) {
     return;
   }
   st.delayed = false;
+  double before = st.report.loss_sum;
   size_t rows = compute_unit(st);
-  count_rows(st, rows);
+  count_rows(st, rows, st.report.loss_sum - before);
   push_all(self, rows);
 }
 
@@ -237,6 +241,7 @@ void run_hogwild(worker_pointer self) {
       map.scatter<relaxed_access>(s, mem.values.data(),
                                   st.params.flat().data());
     }
+    double before = st.report.loss_sum;
     size_t rows = compute_unit(st);
     uint64_t now = 0;
     for (uint32_t s = 0; s < map.shards(); ++s) {
@@ -251,7 +256,7 @@ void run_hogwild(worker_pointer self) {
     st.report.max_staleness = std::max(st.report.max_staleness, staleness);
     ++st.report.pushes;
     ++st.clock;
-    count_rows(st, rows);
+    count_rows(st, rows, st.report.loss_sum - before);
   }
   self->send(self, step_atom::value);
 }

@@ -23,6 +23,13 @@
 
 namespace paramserv {
 
+/// Training progress of all workers of a process, for a live display.
+struct progress_counters {
+  std::atomic<uint64_t> rows{0};
+  /// Sum of per-row training losses over those rows.
+  std::atomic<double> loss_sum{0};
+};
+
 /// What a worker needs: its partition, the model, where the shards are.
 struct worker_config {
   uint64_t job = 0;
@@ -42,9 +49,8 @@ struct worker_config {
   /// Test hook: extra time this worker waits before each unit of work (a
   /// slow or overloaded machine). Default: none.
   std::chrono::microseconds delay{0};
-  /// Rows trained so far by all workers of the process (progress display);
-  /// may be null.
-  std::shared_ptr<std::atomic<uint64_t>> rows_done;
+  /// Shared progress counters (live display); may be null.
+  std::shared_ptr<progress_counters> progress;
 };
 
 /// State of a worker actor. The model, the local parameter copy and all

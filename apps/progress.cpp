@@ -6,13 +6,14 @@
 
 namespace paramserv::app {
 
-progress::progress(size_t epochs, size_t rows_per_epoch)
+progress::progress(size_t epochs, size_t rows_per_epoch, size_t batch_size)
   : tty_(isatty(STDOUT_FILENO) == 1),
     epochs_(epochs),
     rows_per_epoch_(rows_per_epoch),
     start_(clock::now()),
     epoch_start_(start_),
-    last_draw_(start_) {
+    last_draw_(start_),
+    batch_size_(std::max<size_t>(batch_size, 1)) {
 }
 
 void progress::batch(size_t epoch, size_t done, size_t total, double loss) {
@@ -39,8 +40,13 @@ void progress::batch(size_t epoch, size_t done, size_t total, double loss) {
   drawn_ = true;
 }
 
-void progress::rows(uint64_t done) {
-  rows_done_ = done;
+void progress::rows(uint64_t done, double loss_sum) {
+  if (done > last_rows_) {
+    // Mean training loss of the rows since the last redraw.
+    loss_ = (loss_sum - last_loss_sum_) / static_cast<double>(done - last_rows_);
+    last_rows_ = done;
+    last_loss_sum_ = loss_sum;
+  }
   if (!tty_ || rows_per_epoch_ == 0)
     return;
   auto now = clock::now();
@@ -55,10 +61,12 @@ void progress::rows(uint64_t done) {
   double elapsed = std::chrono::duration<double>(now - start_).count();
   double frac = static_cast<double>(done) / (rows_per_epoch_ * epochs_);
   double eta = frac > 0 ? elapsed / frac - elapsed : 0.0;
-  std::printf("\r\033[Kepoch %zu/%zu  %zu/%zu rows  %.0f samples/s  "
-              "ETA %.0fs",
-              epoch + 1, epochs_, static_cast<size_t>(done % rows_per_epoch_),
-              rows_per_epoch_, rate, eta);
+  size_t in_rows = static_cast<size_t>(done - epoch_rows_start_);
+  size_t batches = (rows_per_epoch_ + batch_size_ - 1) / batch_size_;
+  std::printf("\r\033[Kepoch %zu/%zu  batch %zu/%zu  %.0f samples/s  "
+              "loss %.4f  ETA %.0fs",
+              epoch + 1, epochs_, std::min(in_rows / batch_size_, batches),
+              batches, rate, loss_, eta);
   std::fflush(stdout);
   drawn_ = true;
 }

@@ -290,11 +290,15 @@ int run(int argc, char** argv) {
   std::string mode_text = "-";
   if (local) {
     mode_text.clear();
-    for (auto& sw : lopts.modes)
-      mode_text += (mode_text.empty() ? "" : ",") + to_string(sw.mode)
-                   + (lopts.modes.size() > 1
-                        ? "@" + std::to_string(sw.epoch)
-                        : std::string{});
+    for (auto& sw : lopts.modes) {
+      if (!mode_text.empty())
+        mode_text += ',';
+      mode_text += to_string(sw.mode);
+      if (lopts.modes.size() > 1) {
+        mode_text += '@';
+        mode_text += std::to_string(sw.epoch);
+      }
+    }
   }
   std::printf("paramserv train: backend %s, model %s, %zu training rows, "
               "%zu test rows, %zu features, %u classes",
@@ -309,7 +313,7 @@ int run(int argc, char** argv) {
   std::fflush(stdout);
   set_blas_threads(1);
   const size_t train_rows = data.train.size();
-  progress prog{opts.epochs, train_rows};
+  progress prog{opts.epochs, train_rows, opts.batch_size};
   auto start = std::chrono::steady_clock::now();
   double train_s = 0;
   size_t rows = 0;
@@ -330,7 +334,9 @@ int run(int argc, char** argv) {
     hooks.on_log = [&](const std::string& line) {
       prog.note(line);
     };
-    hooks.on_progress = [&](uint64_t done) { prog.rows(done); };
+    hooks.on_progress = [&](uint64_t done, double loss_sum) {
+      prog.rows(done, loss_sum);
+    };
     auto train_ptr = std::make_shared<const dataset>(std::move(data.train));
     std::shared_ptr<const dataset> test_ptr;
     if (data.test)

@@ -32,7 +32,10 @@ const char* to_string(consistency m) {
 std::string to_string(const mode_setting& m) {
   std::string result = to_string(m.mode);
   if (m.mode == consistency::ssp || m.mode == consistency::sbp)
-    result += ":" + std::to_string(m.param);
+  {
+    result += ':';
+    result += std::to_string(m.param);
+  }
   return result;
 }
 
