@@ -25,6 +25,13 @@ bool uses_hogwild(const worker_state& st) {
   return st.plan.mode == consistency::hogwild && st.cfg.board != nullptr;
 }
 
+// Whether the worker may compute its next unit before the last one's
+// replies arrived: asp (and hogwild's message fallback) never gate.
+bool pipelined(const worker_state& st) {
+  return st.plan.mode == consistency::asp
+         || (st.plan.mode == consistency::hogwild && st.cfg.board == nullptr);
+}
+
 // Batches the next unit of work covers: one, n, or the rest of the epoch.
 size_t unit_batches(const worker_state& st) {
   switch (st.cfg.freq) {
@@ -177,9 +184,34 @@ void request_clock(worker_pointer self) {
 // the push applied, and the worker only computes once the clock is granted.
 void push_all(worker_pointer self, size_t rows) {
   auto& st = self->state;
+  if (st.in_flight) {
+    // Pipelined asp: the previous unit's replies are still out.
+    st.after_flight = [=] { push_all(self, rows); };
+    return;
+  }
   ++st.clock;
   ++st.report.pushes;
   size_t shards = st.cfg.shards.size();
+  if (pipelined(st)) {
+    // asp lets the worker compute its next unit while the shards apply this
+    // one: at most one unit is in flight, so the worker's own staleness is
+    // at most one push (recorded by the shards like any other).
+    st.outstanding = 2 * shards + 1;
+    st.in_flight = true;
+    st.then = [=] {
+      auto& st = self->state;
+      st.in_flight = false;
+      if (auto next = std::move(st.after_flight)) {
+        st.after_flight = nullptr;
+        next();
+      }
+    };
+    request_pushes(self, rows);
+    request_clock(self);
+    request_pulls(self);
+    self->send(self, step_atom::value);
+    return;
+  }
   bool sync = st.plan.mode == consistency::bsp
               || st.plan.mode == consistency::sbp;
   if (!sync) {
@@ -205,7 +237,10 @@ void push_all(worker_pointer self, size_t rows) {
 void run_unit(worker_pointer self) {
   auto& st = self->state;
   if (st.next >= st.cfg.rows.size()) {
-    finish_epoch(self);
+    if (st.in_flight)
+      st.after_flight = [=] { finish_epoch(self); };
+    else
+      finish_epoch(self);
     return;
   }
   if (st.cfg.delay.count() > 0 && !st.delayed) {

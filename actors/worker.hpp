@@ -75,6 +75,9 @@ struct worker_state {
   /// Replies still awaited, and what to do once they all arrived.
   size_t outstanding = 0;
   std::function<void()> then;
+  /// Pipelined asp: a unit's replies are out; what waits for them.
+  bool in_flight = false;
+  std::function<void()> after_flight;
   /// Key lengths per shard (sent with every push).
   std::vector<std::vector<uint32_t>> lengths;
   /// Whether the test-hook delay of the current unit was served.
