@@ -79,18 +79,12 @@ dataset load_csv(const std::string& path, const load_options& opts) {
   std::vector<uint32_t> labels;
   std::vector<std::string_view> fields;
   size_t n_fields = 0;
-  size_t line_no = 0;
   bool first = true;
   uint32_t max_label = 0;
-  const auto* pos = text.data();
-  const auto* end = pos + text.size();
-  while (pos < end) {
-    const auto* nl = static_cast<const char*>(
-      std::memchr(pos, '\n', static_cast<size_t>(end - pos)));
-    const auto* stop = nl != nullptr ? nl : end;
-    std::string_view line{pos, static_cast<size_t>(stop - pos)};
-    pos = nl != nullptr ? nl + 1 : end;
-    ++line_no;
+  detail::line_reader lines{text};
+  while (lines.next()) {
+    const auto line = lines.line();
+    const auto line_no = lines.line_no();
     if (trim(line).empty())
       continue;
     split(line, fields);
@@ -110,9 +104,11 @@ dataset load_csv(const std::string& path, const load_options& opts) {
                       ? *opts.csv_header
                       : !std::all_of(fields.begin(), fields.end(), is_number);
       // Reserve for every remaining line, so values never reallocates.
-      auto lines = static_cast<size_t>(std::count(pos, end, '\n')) + 1;
-      values.reserve(lines * (n_fields - 1));
-      labels.reserve(lines);
+      auto rest = lines.rest();
+      auto rows
+        = static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n')) + 1;
+      values.reserve(rows * (n_fields - 1));
+      labels.reserve(rows);
       if (header)
         continue;
     }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -78,16 +77,10 @@ dataset load_libsvm(const std::string& path, const load_options& opts) {
   // line of each kind to report a mix.
   size_t first_minus_one = 0;
   size_t first_other = 0;
-  size_t line_no = 0;
-  const auto* pos = text.data();
-  const auto* end = pos + text.size();
-  while (pos < end) {
-    const auto* nl = static_cast<const char*>(
-      std::memchr(pos, '\n', static_cast<size_t>(end - pos)));
-    const auto* stop = nl != nullptr ? nl : end;
-    std::string_view line{pos, static_cast<size_t>(stop - pos)};
-    pos = nl != nullptr ? nl + 1 : end;
-    ++line_no;
+  detail::line_reader lines{text};
+  while (lines.next()) {
+    auto line = lines.line();
+    const auto line_no = lines.line_no();
     if (auto hash = line.find('#'); hash != std::string_view::npos)
       line = line.substr(0, hash);
     auto token = next_token(line);

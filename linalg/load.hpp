@@ -86,6 +86,50 @@ std::string quote(std::string_view text);
 /// zero). Returns nullptr on success, else what is wrong, e.g. "not a number".
 const char* parse_float(std::string_view text, float& out);
 
+/// Splits a text buffer into lines at '\n' for the text loaders. A '\r'
+/// before the '\n' stays in the line, a last line without '\n' counts, and
+/// an empty text has no lines. Holds views into the buffer, which must
+/// outlive the reader.
+///
+///     detail::line_reader lines{text};
+///     while (lines.next())
+///       use(lines.line(), lines.line_no());
+class line_reader {
+public:
+  explicit line_reader(std::string_view text) : rest_(text) {}
+
+  /// Moves to the next line; returns false when there is none.
+  bool next() {
+    if (rest_.empty())
+      return false;
+    auto nl = rest_.find('\n');
+    line_ = rest_.substr(0, nl);
+    rest_.remove_prefix(nl == std::string_view::npos ? rest_.size() : nl + 1);
+    ++line_no_;
+    return true;
+  }
+
+  /// The current line, without its '\n'.
+  std::string_view line() const {
+    return line_;
+  }
+
+  /// The number of the current line, 1-based.
+  size_t line_no() const {
+    return line_no_;
+  }
+
+  /// The text after the current line and its '\n'.
+  std::string_view rest() const {
+    return rest_;
+  }
+
+private:
+  std::string_view rest_;
+  std::string_view line_;
+  size_t line_no_ = 0;
+};
+
 } // namespace detail
 
 } // namespace paramserv

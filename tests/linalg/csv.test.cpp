@@ -1,65 +1,23 @@
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 #include <zlib.h>
 
-#include "linalg/data_error.hpp"
 #include "linalg/load.hpp"
+#include "tests/test_support.hpp"
 
 using namespace paramserv;
-namespace fs = std::filesystem;
+using test::contains;
+using test::error_of;
 
 namespace {
 
-// A fresh directory under the system's temp dir, removed with its contents.
-struct temp_dir {
-  fs::path path;
-
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path()
-           / ("paramserv-csv-" + std::to_string(::getpid()) + "-"
-              + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-
-  // Writes `text` to the file `name` and returns its path.
-  std::string write(const std::string& name, const std::string& text) const {
-    auto file = (path / name).string();
-    std::ofstream out{file, std::ios::binary};
-    out << text;
-    REQUIRE(out.good());
-    return file;
-  }
+// Test files live in paramserv-csv-<pid>-<n>.
+struct temp_dir : test::temp_dir {
+  temp_dir() : test::temp_dir{"paramserv-csv"} {}
 };
-
-template<class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const data_error& e) {
-    std::string what = e.what();
-    CHECK(what.find('\n') == std::string::npos);
-    return what;
-  }
-  FAIL("expected a data_error");
-  return {};
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // Loads `text` as data.csv and returns the error message.
 std::string csv_error(

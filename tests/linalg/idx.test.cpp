@@ -1,49 +1,30 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
-#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 #include <zlib.h>
 
-#include "linalg/data_error.hpp"
 #include "linalg/load.hpp"
+#include "tests/test_support.hpp"
 
 #ifndef PARAMSERV_FASHION_MNIST
 #  define PARAMSERV_FASHION_MNIST "/usr/share/datasets/fashion-mnist"
 #endif
 
 using namespace paramserv;
-namespace fs = std::filesystem;
+using test::contains;
+using test::error_of;
 
 namespace {
 
-// A fresh directory under the system's temp dir, removed with its contents.
-struct temp_dir {
-  fs::path path;
-
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path()
-           / ("paramserv-idx-" + std::to_string(::getpid()) + "-"
-              + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-
-  std::string operator/(const std::string& name) const {
-    return (path / name).string();
-  }
+// Test files live in paramserv-idx-<pid>-<n>.
+struct temp_dir : test::temp_dir {
+  temp_dir() : test::temp_dir{"paramserv-idx"} {}
 };
 
 using bytes = std::vector<unsigned char>;
@@ -106,23 +87,12 @@ bytes sample_pixels() {
 
 const bytes sample_labels = {7, 0, 9};
 
-// Returns what() of the data_error that `f` throws; fails the test when it
-// throws nothing.
-template<class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const data_error& e) {
-    std::string what = e.what();
-    CHECK(what.find('\n') == std::string::npos);
-    return what;
-  }
-  FAIL("expected a data_error");
-  return {};
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+// Loads the pair and returns the error message.
+std::string idx_error(const std::string& images, const std::string& labels,
+  const load_options& opts = {}) {
+  return error_of([&] {
+    load_idx(images, labels, opts);
+  });
 }
 
 void check_sample(const dataset& ds) {
@@ -196,18 +166,14 @@ TEST_CASE("idx loader reports a wrong magic number in hex") {
   auto labels = dir / "x-labels-idx1-ubyte";
   write_plain(labels, labels_file(3, sample_labels));
   SUBCASE("labels file given as images") {
-    auto what = error_of([&] {
-      load_idx(labels, labels, {});
-    });
+    auto what = idx_error(labels, labels);
     CHECK(what.rfind(labels, 0) == 0);
     CHECK(contains(what, "wrong magic 0x00000801, expected 0x00000803"));
     CHECK(contains(what, "looks like a labels file"));
   }
   SUBCASE("arbitrary magic") {
     write_plain(images, images_file(3, 2, 3, sample_pixels(), 0xdeadbeef));
-    auto what = error_of([&] {
-      load_idx(images, labels, {});
-    });
+    auto what = idx_error(images, labels);
     CHECK(what.rfind(images, 0) == 0);
     CHECK(contains(what, "wrong magic 0xdeadbeef"));
   }
@@ -227,9 +193,7 @@ TEST_CASE("idx loader reports truncated data with expected and actual size") {
     images += ".gz";
     write_gzip(images, images_file(3, 2, 3, px));
   }
-  auto what = error_of([&] {
-    load_idx(images, labels, {});
-  });
+  auto what = idx_error(images, labels);
   CHECK(what.rfind(images, 0) == 0);
   CHECK(contains(what, "byte 16: truncated image data"));
   CHECK(contains(what, "expected 18 bytes"));
@@ -242,9 +206,7 @@ TEST_CASE("idx loader reports a truncated header") {
   auto hdr = images_file(3, 2, 3, {});
   hdr.resize(10);
   write_plain(images, hdr);
-  auto what = error_of([&] {
-    load_idx(images, images, {});
-  });
+  auto what = idx_error(images, images);
   CHECK(what.rfind(images, 0) == 0);
   CHECK(contains(what, "truncated header: expected 16 bytes, got 10"));
 }
@@ -255,9 +217,7 @@ TEST_CASE("idx loader reports truncated labels") {
   auto labels = dir / "x-labels-idx1-ubyte";
   write_plain(images, images_file(3, 2, 3, sample_pixels()));
   write_plain(labels, labels_file(3, {1, 2}));
-  auto what = error_of([&] {
-    load_idx(images, labels, {});
-  });
+  auto what = idx_error(images, labels);
   CHECK(what.rfind(labels, 0) == 0);
   CHECK(contains(what, "byte 8: truncated label data: expected 3 bytes, "
                        "got 2"));
@@ -268,32 +228,24 @@ TEST_CASE("idx loader rejects zero dimensions and trailing data") {
   auto images = dir / "x-images-idx3-ubyte";
   auto labels = dir / "x-labels-idx1-ubyte";
   write_plain(labels, labels_file(3, sample_labels));
+  std::string expected;
   SUBCASE("zero columns") {
     write_plain(images, images_file(3, 2, 0, {}));
-    auto what = error_of([&] {
-      load_idx(images, labels, {});
-    });
-    CHECK(what.rfind(images, 0) == 0);
-    CHECK(contains(what, "zero dimension"));
+    expected = "zero dimension";
   }
   SUBCASE("huge dimensions") {
     write_plain(images, images_file(0xffffffff, 0xffff, 0xffff, {}));
-    auto what = error_of([&] {
-      load_idx(images, labels, {});
-    });
-    CHECK(what.rfind(images, 0) == 0);
-    CHECK(contains(what, "dimensions too large"));
+    expected = "dimensions too large";
   }
   SUBCASE("bytes after the announced images") {
     auto px = sample_pixels();
     px.push_back(1);
     write_plain(images, images_file(3, 2, 3, px));
-    auto what = error_of([&] {
-      load_idx(images, labels, {});
-    });
-    CHECK(what.rfind(images, 0) == 0);
-    CHECK(contains(what, "byte 34: unexpected data after the images"));
+    expected = "byte 34: unexpected data after the images";
   }
+  auto what = idx_error(images, labels);
+  CHECK(what.rfind(images, 0) == 0);
+  CHECK(contains(what, expected));
 }
 
 TEST_CASE("idx loader reports an image and label count mismatch") {
@@ -302,9 +254,7 @@ TEST_CASE("idx loader reports an image and label count mismatch") {
   auto labels = dir / "x-labels-idx1-ubyte";
   write_plain(images, images_file(3, 2, 3, sample_pixels()));
   write_plain(labels, labels_file(2, {1, 2}));
-  auto what = error_of([&] {
-    load_idx(images, labels, {});
-  });
+  auto what = idx_error(images, labels);
   CHECK(what.rfind(labels, 0) == 0);
   CHECK(contains(what, "2 labels, but " + images + " has 3 images"));
 }
@@ -316,9 +266,7 @@ TEST_CASE("idx loader reports a label out of range with its byte offset") {
   write_plain(images, images_file(3, 2, 3, sample_pixels()));
   SUBCASE("default 10 classes") {
     write_plain(labels, labels_file(3, {1, 10, 2}));
-    auto what = error_of([&] {
-      load_idx(images, labels, {});
-    });
+    auto what = idx_error(images, labels);
     CHECK(what.rfind(labels, 0) == 0);
     CHECK(contains(what, "byte 9: label 10 of sample 1 is out of range "
                          "for 10 classes"));
@@ -327,9 +275,7 @@ TEST_CASE("idx loader reports a label out of range with its byte offset") {
     write_plain(labels, labels_file(3, sample_labels));
     load_options opts;
     opts.classes = 8;
-    auto what = error_of([&] {
-      load_idx(images, labels, opts);
-    });
+    auto what = idx_error(images, labels, opts);
     CHECK(contains(what, "byte 10: label 9 of sample 2 is out of range "
                          "for 8 classes"));
   }
@@ -343,9 +289,7 @@ TEST_CASE("idx loader reports a feature count that differs from training") {
   write_plain(labels, labels_file(3, sample_labels));
   load_options opts;
   opts.features = 784;
-  auto what = error_of([&] {
-    load_idx(images, labels, opts);
-  });
+  auto what = idx_error(images, labels, opts);
   CHECK(what.rfind(images, 0) == 0);
   CHECK(contains(what, "2x3 have 6 features, expected 784"));
 }
@@ -353,9 +297,7 @@ TEST_CASE("idx loader reports a feature count that differs from training") {
 TEST_CASE("idx loader reports a missing file") {
   temp_dir dir;
   auto images = dir / "missing-images-idx3-ubyte";
-  auto what = error_of([&] {
-    load_idx(images, images, {});
-  });
+  auto what = idx_error(images, images);
   CHECK(what.rfind(images, 0) == 0);
   CHECK(contains(what, "cannot open: No such file"));
 }
@@ -370,33 +312,23 @@ TEST_CASE("idx loader reports a corrupted gzip stream") {
   write_gzip(images, images_file(3, 32, 32, bytes(3 * 32 * 32, 0)));
   auto gz = read_plain(images);
   REQUIRE(gz.size() > 20);
+  std::string expected;
   SUBCASE("garbled deflate data") {
     std::fill(gz.begin() + 10, gz.end() - 8, 0xff);
-    write_plain(images, gz);
-    auto what = error_of([&] {
-      load_idx(images, labels, {});
-    });
-    CHECK(what.rfind(images, 0) == 0);
-    CHECK(contains(what, "corrupted gzip stream"));
+    expected = "corrupted gzip stream";
   }
   SUBCASE("wrong checksum") {
     gz[gz.size() - 8] ^= 0x5a; // first byte of the CRC-32 trailer
-    write_plain(images, gz);
-    auto what = error_of([&] {
-      load_idx(images, labels, {});
-    });
-    CHECK(what.rfind(images, 0) == 0);
-    CHECK(contains(what, "corrupted gzip stream: incorrect data check"));
+    expected = "corrupted gzip stream: incorrect data check";
   }
   SUBCASE("cut off") {
     gz.resize(gz.size() / 2);
-    write_plain(images, gz);
-    auto what = error_of([&] {
-      load_idx(images, labels, {});
-    });
-    CHECK(what.rfind(images, 0) == 0);
-    CHECK(contains(what, "truncated gzip stream"));
+    expected = "truncated gzip stream";
   }
+  write_plain(images, gz);
+  auto what = idx_error(images, labels);
+  CHECK(what.rfind(images, 0) == 0);
+  CHECK(contains(what, expected));
 }
 
 TEST_CASE("load_dataset reads the real Fashion-MNIST") {

@@ -1,64 +1,22 @@
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <filesystem>
-#include <fstream>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
-#include "linalg/data_error.hpp"
 #include "linalg/load.hpp"
+#include "tests/test_support.hpp"
 
 using namespace paramserv;
-namespace fs = std::filesystem;
+using test::contains;
+using test::error_of;
 
 namespace {
 
-// A fresh directory under the system's temp dir, removed with its contents.
-struct temp_dir {
-  fs::path path;
-
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path()
-           / ("paramserv-libsvm-" + std::to_string(::getpid()) + "-"
-              + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-
-  // Writes `text` to the file `name` and returns its path.
-  std::string write(const std::string& name, const std::string& text) const {
-    auto file = (path / name).string();
-    std::ofstream out{file, std::ios::binary};
-    out << text;
-    REQUIRE(out.good());
-    return file;
-  }
+// Test files live in paramserv-libsvm-<pid>-<n>.
+struct temp_dir : test::temp_dir {
+  temp_dir() : test::temp_dir{"paramserv-libsvm"} {}
 };
-
-template<class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const data_error& e) {
-    std::string what = e.what();
-    CHECK(what.find('\n') == std::string::npos);
-    return what;
-  }
-  FAIL("expected a data_error");
-  return {};
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // Loads `text` as data.svm and returns the error message.
 std::string svm_error(
@@ -69,6 +27,21 @@ std::string svm_error(
   });
   CHECK(what.rfind(file, 0) == 0);
   return what;
+}
+
+// A file's text and a part of the error message it must be refused with.
+struct bad {
+  const char* text;
+  const char* message;
+};
+
+// Loads each text as data.svm and checks its error message.
+void check_errors(std::initializer_list<bad> cases) {
+  temp_dir dir;
+  for (auto [text, message] : cases) {
+    CAPTURE(text);
+    CHECK(contains(svm_error(dir, text), message));
+  }
 }
 
 } // namespace
@@ -120,60 +93,53 @@ TEST_CASE("libsvm loader accepts any index order and the caller's counts") {
 }
 
 TEST_CASE("libsvm loader reports a bad token with line and token number") {
-  temp_dir dir;
-  auto what = svm_error(dir, "1 1:2\n0 1:1 foo 3:1\n");
-  CHECK(contains(what, "data.svm:2: token 3: expected index:value, got "
-                       "\"foo\""));
+  check_errors({
+    {"1 1:2\n0 1:1 foo 3:1\n",
+      "data.svm:2: token 3: expected index:value, got \"foo\""},
+  });
 }
 
 TEST_CASE("libsvm loader reports index 0 and non-integer indices") {
-  temp_dir dir;
-  auto what = svm_error(dir, "1 0:2\n");
-  CHECK(contains(what, "data.svm:1: token 2: index 0 (indices are 1-based)"));
-  what = svm_error(dir, "1 1:2\n1 1:1\n0 qid:3 1:2\n");
-  CHECK(contains(what, "data.svm:3: token 2: index is not an integer: "
-                       "\"qid:3\""));
-  what = svm_error(dir, "1 -2:1\n");
-  CHECK(contains(what, "data.svm:1: token 2: index is not an integer"));
-  what = svm_error(dir, "1 1.5:1\n");
-  CHECK(contains(what, "data.svm:1: token 2: index is not an integer"));
+  check_errors({
+    {"1 0:2\n", "data.svm:1: token 2: index 0 (indices are 1-based)"},
+    {"1 1:2\n1 1:1\n0 qid:3 1:2\n",
+      "data.svm:3: token 2: index is not an integer: \"qid:3\""},
+    {"1 -2:1\n", "data.svm:1: token 2: index is not an integer"},
+    {"1 1.5:1\n", "data.svm:1: token 2: index is not an integer"},
+  });
 }
 
 TEST_CASE("libsvm loader reports a duplicate index") {
-  temp_dir dir;
-  auto what = svm_error(dir, "1 3:1 1:2 3:4\n");
-  CHECK(contains(what, "data.svm:1: token 4: duplicate index 3"));
-  what = svm_error(dir, "1 1:1\n0 2:1 2:2\n");
-  CHECK(contains(what, "data.svm:2: token 3: duplicate index 2"));
+  check_errors({
+    {"1 3:1 1:2 3:4\n", "data.svm:1: token 4: duplicate index 3"},
+    {"1 1:1\n0 2:1 2:2\n", "data.svm:2: token 3: duplicate index 2"},
+  });
 }
 
 TEST_CASE("libsvm loader reports a non-numeric value") {
-  temp_dir dir;
-  auto what = svm_error(dir, "1 1:1\n\n0 2:abc\n");
-  CHECK(contains(what, "data.svm:3: token 2: value not a number: "
-                       "\"2:abc\""));
-  what = svm_error(dir, "1 1:\n");
-  CHECK(contains(what, "data.svm:1: token 2: value not a number"));
+  check_errors({
+    {"1 1:1\n\n0 2:abc\n",
+      "data.svm:3: token 2: value not a number: \"2:abc\""},
+    {"1 1:\n", "data.svm:1: token 2: value not a number"},
+  });
 }
 
 TEST_CASE("libsvm loader reports a label that is not an integer") {
-  temp_dir dir;
-  auto what = svm_error(dir, "1 1:1\n0.5 2:1\n");
-  CHECK(contains(what, "data.svm:2: token 1: label is not a non-negative "
-                       "integer or -1: \"0.5\""));
-  what = svm_error(dir, "-2 1:1\n");
-  CHECK(contains(what, "data.svm:1: token 1: label is not"));
-  what = svm_error(dir, "1:1 2:1\n");
-  CHECK(contains(what, "data.svm:1: token 1: label is not"));
+  check_errors({
+    {"1 1:1\n0.5 2:1\n",
+      "data.svm:2: token 1: label is not a non-negative integer or -1: "
+      "\"0.5\""},
+    {"-2 1:1\n", "data.svm:1: token 1: label is not"},
+    {"1:1 2:1\n", "data.svm:1: token 1: label is not"},
+  });
 }
 
 TEST_CASE("libsvm loader reports -1 mixed with labels other than +1") {
-  temp_dir dir;
-  auto what = svm_error(dir, "-1 1:1\n1 1:1\n2 1:1\n");
-  CHECK(contains(what, "data.svm:3: token 1: label 2 mixed with -1 labels "
-                       "(line 1)"));
-  what = svm_error(dir, "0 1:1\n-1 1:1\n");
-  CHECK(contains(what, "data.svm:2: token 1: label -1 mixed"));
+  check_errors({
+    {"-1 1:1\n1 1:1\n2 1:1\n",
+      "data.svm:3: token 1: label 2 mixed with -1 labels (line 1)"},
+    {"0 1:1\n-1 1:1\n", "data.svm:2: token 1: label -1 mixed"},
+  });
 }
 
 TEST_CASE("libsvm loader reports an index beyond the training features") {
@@ -195,10 +161,10 @@ TEST_CASE("libsvm loader reports a label out of range for the given classes") {
 }
 
 TEST_CASE("libsvm loader reports a file without data") {
-  temp_dir dir;
-  CHECK(
-    contains(svm_error(dir, "# only a comment\n\n"), "data.svm: no data rows"));
-  CHECK(contains(svm_error(dir, "1\n0\n"), "data.svm: no features"));
+  check_errors({
+    {"# only a comment\n\n", "data.svm: no data rows"},
+    {"1\n0\n", "data.svm: no features"},
+  });
 }
 
 TEST_CASE("libsvm loader reports a missing file") {

@@ -14,6 +14,8 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/test_support.hpp"
+
 using paramserv::read_npy;
 using paramserv::write_npy;
 
@@ -21,32 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system's temporary directory, removed with
-// everything in it when the test ends.
-class temp_dir {
-public:
-  temp_dir() {
-    auto pattern = (fs::temp_directory_path() / "paramserv-npy-XXXXXX")
-                     .string();
-    if (::mkdtemp(pattern.data()) == nullptr)
-      throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  std::string file(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-private:
-  fs::path path_;
+// Test files live in paramserv-npy-<pid>-<n>.
+struct temp_dir : paramserv::test::temp_dir {
+  temp_dir() : paramserv::test::temp_dir{"paramserv-npy"} {}
 };
 
 std::string bytes_of(const unsigned char* data, size_t size) {
@@ -171,7 +150,7 @@ const std::vector<float> quarter_steps = {0.0f, 0.25f, 0.5f,
 
 TEST_CASE("write_npy and read_npy round-trip the shape and every bit") {
   temp_dir dir;
-  auto path = dir.file("x.npy");
+  auto path = dir / "x.npy";
   std::vector<size_t> shape;
   std::vector<float> values;
   SUBCASE("a matrix") {
@@ -212,7 +191,7 @@ TEST_CASE("write_npy and read_npy round-trip the shape and every bit") {
 
 TEST_CASE("write_npy pads the header to 64 bytes and ends it with a newline") {
   temp_dir dir;
-  auto path = dir.file("x.npy");
+  auto path = dir / "x.npy";
   for (size_t n : {size_t{1}, size_t{10}, size_t{123456789}}) {
     std::vector<size_t> shape = {n, 0};
     write_npy(path, nullptr, 0, shape);
@@ -230,7 +209,7 @@ TEST_CASE("write_npy pads the header to 64 bytes and ends it with a newline") {
 
 TEST_CASE("write_npy produces the same bytes as numpy.save") {
   temp_dir dir;
-  auto path = dir.file("ours.npy");
+  auto path = dir / "ours.npy";
   write_npy(path, quarter_steps.data(), quarter_steps.size(), {2, 3});
   CHECK(read_file(path) == bytes_of(numpy_v1_2x3, sizeof(numpy_v1_2x3)));
 }
@@ -254,7 +233,7 @@ TEST_CASE("write_npy lays out the header exactly as numpy.save does") {
      prefix + "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), }"},
   };
   temp_dir dir;
-  auto path = dir.file("x.npy");
+  auto path = dir / "x.npy";
   for (auto& row : table) {
     INFO("dict " << row.dict);
     size_t count = 1;
@@ -278,7 +257,7 @@ TEST_CASE("write_npy lays out the header exactly as numpy.save does") {
 
 TEST_CASE("read_npy reads files that numpy wrote in formats 1.0 and 2.0") {
   temp_dir dir;
-  auto path = dir.file("numpy.npy");
+  auto path = dir / "numpy.npy";
   SUBCASE("format 1.0") {
     write_file(path, bytes_of(numpy_v1_2x3, sizeof(numpy_v1_2x3)));
     auto arr = read_npy(path);
@@ -295,7 +274,7 @@ TEST_CASE("read_npy reads files that numpy wrote in formats 1.0 and 2.0") {
 
 TEST_CASE("read_npy accepts any key order, spacing, quoting and version") {
   temp_dir dir;
-  auto path = dir.file("hand.npy");
+  auto path = dir / "hand.npy";
   std::vector<float> values = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};
   std::vector<size_t> shape = {2, 3};
   std::string dict;
@@ -339,12 +318,12 @@ TEST_CASE("read_npy accepts any key order, spacing, quoting and version") {
 TEST_CASE("read_npy rejects malformed files with a one-line error naming the "
           "file") {
   temp_dir dir;
-  auto path = dir.file("bad.npy");
+  auto path = dir / "bad.npy";
   const std::vector<float> six(6, 1.0f);
   const std::string good_dict
     = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
   SUBCASE("a missing file") {
-    check_read_error(dir.file("missing.npy"), "cannot open");
+    check_read_error(dir / "missing.npy", "cannot open");
   }
   SUBCASE("an empty file") {
     write_file(path, "");
@@ -437,7 +416,7 @@ TEST_CASE("read_npy rejects malformed files with a one-line error naming the "
 
 TEST_CASE("write_npy replaces an existing file and leaves no temporary file") {
   temp_dir dir;
-  auto path = dir.file("x.npy");
+  auto path = dir / "x.npy";
   write_file(path, "old contents");
   float one = 1.0f;
   write_npy(path, &one, 1, {1});
@@ -447,7 +426,7 @@ TEST_CASE("write_npy replaces an existing file and leaves no temporary file") {
 
 TEST_CASE("write_npy reports a shape that does not match the count") {
   temp_dir dir;
-  auto path = dir.file("x.npy");
+  auto path = dir / "x.npy";
   CHECK_THROWS_AS(write_npy(path, quarter_steps.data(), 6, {4, 2}),
                   std::invalid_argument);
   CHECK_FALSE(fs::exists(path));
@@ -455,7 +434,7 @@ TEST_CASE("write_npy reports a shape that does not match the count") {
 
 TEST_CASE("write_npy names the file when it cannot write") {
   temp_dir dir;
-  auto path = dir.file("no/such/dir/x.npy");
+  auto path = dir / "no/such/dir/x.npy";
   try {
     write_npy(path, quarter_steps.data(), 6, {6});
     FAIL("write_npy did not throw");
@@ -474,7 +453,7 @@ TEST_CASE("numpy and paramserv read each other's files") {
   }
   temp_dir dir;
   SUBCASE("numpy.load reads a file from write_npy") {
-    auto path = dir.file("ours.npy");
+    auto path = dir / "ours.npy";
     std::vector<float> values;
     for (int i = 0; i < 60; ++i)
       values.push_back(static_cast<float>(i) * 0.5f - 7.0f);
@@ -489,7 +468,7 @@ TEST_CASE("numpy and paramserv read each other's files") {
     CHECK(run_python(script, path) == 0);
   }
   SUBCASE("read_npy reads a file from numpy.save") {
-    auto path = dir.file("theirs.npy");
+    auto path = dir / "theirs.npy";
     auto script = "import sys, numpy as np\n"
                   "a = (np.arange(60, dtype=np.float32) * 0.5 - 7)"
                   ".astype(np.float32).reshape(3, 4, 5)\n"
@@ -502,8 +481,8 @@ TEST_CASE("numpy and paramserv read each other's files") {
       CHECK(arr.data[i] == static_cast<float>(i) * 0.5f - 7.0f);
   }
   SUBCASE("read_npy rejects numpy's Fortran-order and big-endian files") {
-    auto fortran = dir.file("fortran.npy");
-    auto big = dir.file("big.npy");
+    auto fortran = dir / "fortran.npy";
+    auto big = dir / "big.npy";
     auto script = "import sys, numpy as np\n"
                   "d = sys.argv[1]\n"
                   "a = np.arange(6, dtype=np.float32).reshape(2, 3)\n"

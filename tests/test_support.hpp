@@ -1,0 +1,74 @@
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include "linalg/data_error.hpp"
+
+// Helpers shared by the test files; nothing here is part of paramserv.
+namespace paramserv::test {
+
+/// A fresh directory `<prefix>-<pid>-<n>` under the system's temp dir,
+/// removed with its contents when the object goes. Not copyable: one owner
+/// removes it.
+struct temp_dir {
+  std::filesystem::path path;
+
+  explicit temp_dir(const std::string& prefix) {
+    static std::atomic<int> counter{0};
+    path = std::filesystem::temp_directory_path()
+           / (prefix + "-" + std::to_string(::getpid()) + "-"
+              + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  /// Returns the path of the file `name` in this directory.
+  std::string operator/(const std::string& name) const {
+    return (path / name).string();
+  }
+
+  /// Writes `text` to the file `name` and returns its path.
+  std::string write(const std::string& name, const std::string& text) const {
+    auto file = *this / name;
+    std::ofstream out{file, std::ios::binary};
+    out << text;
+    REQUIRE(out.good());
+    return file;
+  }
+};
+
+/// Returns what() of the data_error that `f` throws and checks that it is a
+/// single line; fails the test when `f` throws nothing.
+template<class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const data_error& e) {
+    std::string what = e.what();
+    CHECK(what.find('\n') == std::string::npos);
+    return what;
+  }
+  FAIL("expected a data_error");
+  return {};
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+} // namespace paramserv::test
