@@ -11,6 +11,8 @@
 #include <doctest/doctest.h>
 
 #include "linalg/data_error.hpp"
+#include "linalg/dataset.hpp"
+#include "linalg/random.hpp"
 
 // Helpers shared by the test files; nothing here is part of paramserv.
 namespace paramserv::test {
@@ -69,6 +71,24 @@ std::string error_of(F f) {
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// Three Gaussian blobs in 4-D, `n` rows: linearly separable, so any sound
+/// trainer gets close to 100% on them.
+inline dataset blobs(size_t n, uint64_t seed) {
+  rng gen{seed};
+  dataset d;
+  d.classes = 3;
+  d.x.set_size(4, n);
+  d.y.resize(n);
+  for (size_t j = 0; j < n; ++j) {
+    auto c = static_cast<uint32_t>(gen.below(3));
+    d.y[j] = c;
+    for (size_t i = 0; i < 4; ++i)
+      d.x(i, j) = static_cast<float>((i == c ? 3.0 : 0.0)
+                                     + gen.uniform(-1.0, 1.0));
+  }
+  return d;
 }
 
 } // namespace paramserv::test

@@ -26,6 +26,7 @@
 #include "linalg/partition.hpp"
 #include "linalg/random.hpp"
 #include "linalg/sequential_trainer.hpp"
+#include "tests/test_support.hpp"
 
 using namespace paramserv;
 
@@ -33,22 +34,8 @@ namespace {
 
 using std::chrono::microseconds;
 
-// Three Gaussian blobs in 4-D (as in sequential_trainer.test.cpp):
-// linearly separable, so any sound trainer gets close to 100%.
 std::shared_ptr<const dataset> blobs(size_t n, uint64_t seed) {
-  rng gen{seed};
-  auto d = std::make_shared<dataset>();
-  d->classes = 3;
-  d->x.set_size(4, n);
-  d->y.resize(n);
-  for (size_t j = 0; j < n; ++j) {
-    auto c = static_cast<uint32_t>(gen.below(3));
-    d->y[j] = c;
-    for (size_t i = 0; i < 4; ++i)
-      d->x(i, j) = static_cast<float>((i == c ? 3.0 : 0.0)
-                                      + gen.uniform(-1.0, 1.0));
-  }
-  return d;
+  return std::make_shared<const dataset>(test::blobs(n, seed));
 }
 
 // An MLP 4-8-3 trained with plain sgd, 16 rows per batch, 3 epochs.

@@ -10,28 +10,13 @@
 #include "linalg/npy.hpp"
 #include "linalg/random.hpp"
 #include "linalg/sequential_trainer.hpp"
+#include "tests/test_support.hpp"
 
 using namespace paramserv;
 
 namespace {
 
-// Three Gaussian blobs in 4-D: linearly separable, so any sound trainer
-// gets close to 100%.
-dataset blobs(size_t n, uint64_t seed) {
-  rng gen{seed};
-  dataset d;
-  d.classes = 3;
-  d.x.set_size(4, n);
-  d.y.resize(n);
-  for (size_t j = 0; j < n; ++j) {
-    auto c = static_cast<uint32_t>(gen.below(3));
-    d.y[j] = c;
-    for (size_t i = 0; i < 4; ++i)
-      d.x(i, j) = static_cast<float>((i == c ? 3.0 : 0.0)
-                                     + gen.uniform(-1.0, 1.0));
-  }
-  return d;
-}
+using test::blobs;
 
 train_options small_options(const std::string& kind) {
   train_options opts;
