@@ -16,8 +16,8 @@
 
 namespace paramserv {
 
-void validate(const train_options& opts, const local_options& local,
-              const dataset& train) {
+void validate(
+  const train_options& opts, const local_options& local, const dataset& train) {
   validate(opts, train);
   if (local.workers == 0)
     throw std::invalid_argument("--workers: need at least one worker");
@@ -35,8 +35,8 @@ void validate(const train_options& opts, const local_options& local,
   if (local.freq == update_frequency::nbatches && local.nbatches == 0)
     throw std::invalid_argument("--nbatches: must be positive");
   auto net = make_model(opts.model);
-  auto keys = split_keys(net->shapes(),
-                         default_key_size(net->shapes(), local.shards));
+  auto keys
+    = split_keys(net->shapes(), default_key_size(net->shapes(), local.shards));
   if (local.shards > keys.size())
     throw std::invalid_argument("--shards: " + std::to_string(local.shards)
                                 + " shards but the model has only "
@@ -44,9 +44,8 @@ void validate(const train_options& opts, const local_options& local,
 }
 
 local_result train_local(const train_options& opts, const local_options& local,
-                         std::shared_ptr<const dataset> train,
-                         std::shared_ptr<const dataset> test,
-                         const local_hooks& hooks) {
+  std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
+  const local_hooks& hooks) {
   validate(opts, local, *train);
   caf::actor_system_config cfg;
   add_message_types(cfg);
@@ -79,9 +78,8 @@ local_result train_local(const train_options& opts, const local_options& local,
     map->gather(s, init.flat().data(), mem->values.data());
     mem->opt = make_optimizer(opts.optimizer, map->sizes[s]);
     board->shards.push_back(mem);
-    shards.push_back(sys.spawn(server_shard,
-                               shard_config{job, s, local.workers, map},
-                               mem));
+    shards.push_back(
+      sys.spawn(server_shard, shard_config{job, s, local.workers, map}, mem));
   }
   scheduler_config sc;
   sc.job = job;
@@ -93,8 +91,8 @@ local_result train_local(const train_options& opts, const local_options& local,
   sc.test = test;
   sc.in_process = true;
   auto sched = sys.spawn(scheduler, std::move(sc));
-  auto parts = partition_rows(train->size(), local.workers, opts.scheme,
-                              opts.seed);
+  auto parts
+    = partition_rows(train->size(), local.workers, opts.scheme, opts.seed);
   auto progress = std::make_shared<progress_counters>();
   std::vector<worker_actor> workers;
   for (uint32_t w = 0; w < local.workers; ++w) {
@@ -151,8 +149,7 @@ local_result train_local(const train_options& opts, const local_options& local,
         caf::after(std::chrono::milliseconds(100)) >>
           [&] {
             if (hooks.on_progress)
-              hooks.on_progress(
-                progress->rows.load(std::memory_order_relaxed),
+              hooks.on_progress(progress->rows.load(std::memory_order_relaxed),
                 progress->loss_sum.load(std::memory_order_relaxed));
           });
     }

@@ -59,16 +59,15 @@ struct local_result {
 /// Checks a run's options against each other and the model, before anything
 /// starts.
 /// @throws std::invalid_argument with a one-line reason.
-void validate(const train_options& opts, const local_options& local,
-              const dataset& train);
+void validate(
+  const train_options& opts, const local_options& local, const dataset& train);
 
 /// Trains with k1 server shards, k2 workers and a scheduler in one actor
 /// system (threads), then shuts it down. Blocks until done.
 /// @throws std::invalid_argument for invalid options (see validate) and
 ///         std::runtime_error if the job fails.
 local_result train_local(const train_options& opts, const local_options& local,
-                         std::shared_ptr<const dataset> train,
-                         std::shared_ptr<const dataset> test,
-                         const local_hooks& hooks = {});
+  std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
+  const local_hooks& hooks = {});
 
 } // namespace paramserv

@@ -7,8 +7,7 @@ namespace paramserv {
 std::string runtime_version() {
   constexpr int v = CAF_VERSION;
   return "paramserv 0.1.0 (CAF " + std::to_string(v / 10000) + "."
-         + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100)
-         + ")";
+         + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100) + ")";
 }
 
 } // namespace paramserv

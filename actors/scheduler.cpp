@@ -27,9 +27,9 @@ void check_epoch_end(scheduler_pointer self);
 // Sends `msg` to every shard; calls `done` once all replied. Any error ends
 // the job: a shard that does not answer leaves no consistent model.
 template <class Reply, class... Ts>
-void ask_shards(scheduler_pointer self, std::function<void(uint32_t, Reply&)>
-                                          on_reply,
-                std::function<void()> done, Ts... xs) {
+void ask_shards(scheduler_pointer self,
+  std::function<void(uint32_t, Reply&)> on_reply, std::function<void()> done,
+  Ts... xs) {
   auto& st = self->state;
   st.outstanding = st.cfg.shards.size();
   for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
@@ -40,7 +40,9 @@ void ask_shards(scheduler_pointer self, std::function<void(uint32_t, Reply&)>
           if (--self->state.outstanding == 0)
             done();
         },
-        [=](caf::error& err) { finish(self, err); });
+        [=](caf::error& err) {
+          finish(self, err);
+        });
   }
 }
 
@@ -90,8 +92,8 @@ void end_epoch(scheduler_pointer self) {
         self,
         [=](uint32_t s, parameter_slice& slice) {
           auto& st = self->state;
-          st.cfg.map->scatter(s, slice.values.data(),
-                              st.eval_params.flat().data());
+          st.cfg.map->scatter(
+            s, slice.values.data(), st.eval_params.flat().data());
         },
         [=] {
           auto& st = self->state;
@@ -110,8 +112,8 @@ void end_epoch(scheduler_pointer self) {
             if (st.mode.mode == consistency::hogwild) {
               staleness += slot.report.staleness_sum;
               measured += slot.report.pushes;
-              m.max_staleness = std::max<size_t>(m.max_staleness,
-                                                 slot.report.max_staleness);
+              m.max_staleness
+                = std::max<size_t>(m.max_staleness, slot.report.max_staleness);
             }
           }
           double secs
@@ -121,8 +123,8 @@ void end_epoch(scheduler_pointer self) {
           m.mean_staleness = measured > 0 ? staleness / measured : 0.0;
           m.max_clock_gap = st.max_gap;
           if (st.cfg.test && st.cfg.test->size() > 0) {
-            auto ev = st.net->evaluate(st.eval_params, st.cfg.test->x,
-                                       st.cfg.test->y);
+            auto ev = st.net->evaluate(
+              st.eval_params, st.cfg.test->x, st.cfg.test->y);
             m.test_loss = ev.loss;
             m.test_accuracy = ev.accuracy;
           }
@@ -176,10 +178,9 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
     next.mode = consistency::asp;
   }
   if (epoch == 0 || !(next == st.mode)) {
-    detail::log(self, "epoch " + std::to_string(epoch + 1) + ": mode "
-                        + to_string(next)
-                        + (epoch == 0 ? "" : " (was " + to_string(st.mode)
-                                               + ")"));
+    detail::log(
+      self, "epoch " + std::to_string(epoch + 1) + ": mode " + to_string(next)
+              + (epoch == 0 ? "" : " (was " + to_string(st.mode) + ")"));
     st.mode = next;
     self->become(behavior_of(self, next));
   }
@@ -248,7 +249,7 @@ void grant(scheduler_pointer self, size_t w) {
 }
 
 void commit(scheduler_pointer self, std::vector<uint32_t> included,
-            std::vector<uint32_t> late) {
+  std::vector<uint32_t> late) {
   auto& st = self->state;
   st.committing = true;
   commit_request req;
@@ -276,20 +277,19 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
     commit_atom::value, req);
 }
 
-scheduler_actor::behavior_type
-scheduler_behavior(scheduler_pointer self, std::function<void()> release) {
+scheduler_actor::behavior_type scheduler_behavior(
+  scheduler_pointer self, std::function<void()> release) {
   self->state.release = std::move(release);
   return {
     [=](clock_atom, uint32_t w, uint64_t c) -> caf::result<uint64_t> {
       auto& st = self->state;
       if (w >= st.slots.size() || !st.slots[w].joined)
-        return make_error(errc::bad_worker,
-                          "clock of unknown worker " + std::to_string(w));
+        return make_error(
+          errc::bad_worker, "clock of unknown worker " + std::to_string(w));
       auto& slot = st.slots[w];
       if (slot.clock_wait || !slot.active)
         return make_error(errc::out_of_order,
-                          "worker " + std::to_string(w)
-                            + " asked for a clock out of turn");
+          "worker " + std::to_string(w) + " asked for a clock out of turn");
       slot.clock = c;
       ++slot.epoch_clock;
       auto rp = self->make_response_promise<uint64_t>();
@@ -298,12 +298,11 @@ scheduler_behavior(scheduler_pointer self, std::function<void()> release) {
       return rp;
     },
     [=](join_atom, uint32_t id,
-        const worker_actor& handle) -> caf::result<epoch_plan> {
+      const worker_actor& handle) -> caf::result<epoch_plan> {
       auto& st = self->state;
       if (id >= st.slots.size() || st.slots[id].joined)
         return make_error(errc::bad_worker,
-                          "worker id " + std::to_string(id)
-                            + " is unknown or taken");
+          "worker id " + std::to_string(id) + " is unknown or taken");
       auto& slot = st.slots[id];
       slot.handle = handle;
       slot.joined = true;
@@ -318,8 +317,7 @@ scheduler_behavior(scheduler_pointer self, std::function<void()> release) {
       auto& st = self->state;
       if (r.worker >= st.slots.size() || !st.slots[r.worker].active)
         return make_error(errc::out_of_order,
-                          "epoch report of inactive worker "
-                            + std::to_string(r.worker));
+          "epoch report of inactive worker " + std::to_string(r.worker));
       auto& slot = st.slots[r.worker];
       slot.active = false;
       slot.clock = r.clock;
@@ -345,8 +343,8 @@ scheduler_behavior(scheduler_pointer self, std::function<void()> release) {
 
 } // namespace detail
 
-scheduler_actor::behavior_type scheduler(scheduler_pointer self,
-                                         scheduler_config cfg) {
+scheduler_actor::behavior_type scheduler(
+  scheduler_pointer self, scheduler_config cfg) {
   auto& st = self->state;
   st.slots.resize(cfg.workers);
   st.net = make_model(cfg.opts.model);
@@ -366,8 +364,7 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self,
       slot.plan_wait.reset();
       if (msg.reason && st.run)
         detail::log(self, "worker " + std::to_string(w) + " died ("
-                            + to_string(msg.reason)
-                            + "); going on without it");
+                            + to_string(msg.reason) + "); going on without it");
       st.release();
       check_epoch_end(self);
     }

@@ -95,15 +95,15 @@ using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;
 /// The scheduler behaviour: waits for every worker to join and for a run
 /// request, then runs the job epoch by epoch, swapping in the behaviour of
 /// each epoch's consistency mode (actors/consistency/).
-scheduler_actor::behavior_type scheduler(scheduler_pointer self,
-                                         scheduler_config cfg);
+scheduler_actor::behavior_type scheduler(
+  scheduler_pointer self, scheduler_config cfg);
 
 namespace detail {
 
 /// The protocol every mode speaks; modes differ only in `release`, the
 /// condition under which held clock requests are answered.
-scheduler_actor::behavior_type
-scheduler_behavior(scheduler_pointer self, std::function<void()> release);
+scheduler_actor::behavior_type scheduler_behavior(
+  scheduler_pointer self, std::function<void()> release);
 
 /// Answers worker `w`'s held clock request and records the clock gap.
 void grant(scheduler_pointer self, size_t w);
@@ -115,7 +115,7 @@ uint64_t min_active_clock(const scheduler_state& st);
 /// `late` workers' pushes of this clock are dropped. Grants `included` once
 /// every shard committed.
 void commit(scheduler_pointer self, std::vector<uint32_t> included,
-            std::vector<uint32_t> late);
+  std::vector<uint32_t> late);
 
 /// Sends a log line to the driver and keeps it in the result.
 void log(scheduler_pointer self, std::string line);

@@ -17,13 +17,12 @@ caf::error check_push(const server_shard_state& st, const gradient_push& p) {
                                          + ", shard serves job "
                                          + std::to_string(st.cfg.job));
   if (p.worker >= st.cfg.workers)
-    return make_error(errc::bad_worker,
-                      "unknown worker " + std::to_string(p.worker));
+    return make_error(
+      errc::bad_worker, "unknown worker " + std::to_string(p.worker));
   if (p.keys != st.keys || p.lengths != st.lengths
       || p.values.size() != st.mem->values.size())
     return make_error(errc::bad_shape,
-                      "push does not match the keys of shard "
-                        + std::to_string(st.cfg.id));
+      "push does not match the keys of shard " + std::to_string(st.cfg.id));
   // NaN and infinity have all exponent bits set; an OR over that test
   // vectorises, unlike a loop of std::isfinite with an early exit.
   uint32_t bad = 0;
@@ -55,9 +54,7 @@ void apply_update(server_shard_state& st, const std::vector<float>& gradient) {
 } // namespace
 
 server_shard_actor::behavior_type server_shard(server_shard_pointer self,
-                                               shard_config cfg,
-                                               std::shared_ptr<shard_memory>
-                                                 mem) {
+  shard_config cfg, std::shared_ptr<shard_memory> mem) {
   auto& st = self->state;
   st.keys = cfg.map->keys_of[cfg.id];
   st.lengths = cfg.map->lengths_of(cfg.id);
@@ -89,12 +86,11 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
     [=](pull_atom, const parameter_pull& p) -> caf::result<parameter_slice> {
       auto& st = self->state;
       if (p.job != st.cfg.job)
-        return make_error(errc::wrong_job, "pull of job "
-                                             + std::to_string(p.job));
+        return make_error(
+          errc::wrong_job, "pull of job " + std::to_string(p.job));
       if (!p.keys.empty() && p.keys != st.keys)
-        return make_error(errc::bad_shape, "pull of keys shard "
-                                             + std::to_string(st.cfg.id)
-                                             + " does not own");
+        return make_error(errc::bad_shape,
+          "pull of keys shard " + std::to_string(st.cfg.id) + " does not own");
       parameter_slice slice;
       slice.job = st.cfg.job;
       slice.version = st.mem->version.load(std::memory_order_relaxed);
@@ -106,8 +102,8 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
     [=](commit_atom, const commit_request& c) -> caf::result<uint64_t> {
       auto& st = self->state;
       if (c.job != st.cfg.job)
-        return make_error(errc::wrong_job, "commit of job "
-                                             + std::to_string(c.job));
+        return make_error(
+          errc::wrong_job, "commit of job " + std::to_string(c.job));
       // Mean of the included pushes, weighted by rows, summed in worker-id
       // order so that the result does not depend on arrival order.
       uint64_t total_rows = 0;
@@ -146,15 +142,15 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
       }
       for (size_t i = 0; i + 1 < c.late.size(); i += 2)
         if (c.late[i] < st.drop_until.size())
-          st.drop_until[c.late[i]] = std::max<uint64_t>(
-            st.drop_until[c.late[i]], c.late[i + 1]);
+          st.drop_until[c.late[i]]
+            = std::max<uint64_t>(st.drop_until[c.late[i]], c.late[i + 1]);
       return st.mem->version.load(std::memory_order_relaxed);
     },
     [=](mode_atom, const shard_mode& m) -> caf::result<uint64_t> {
       auto& st = self->state;
       if (m.job != st.cfg.job)
-        return make_error(errc::wrong_job, "mode of job "
-                                             + std::to_string(m.job));
+        return make_error(
+          errc::wrong_job, "mode of job " + std::to_string(m.job));
       st.synchronous = m.synchronous;
       st.lr = m.lr;
       for (auto& p : st.pending)

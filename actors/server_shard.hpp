@@ -56,8 +56,6 @@ using server_shard_pointer
 /// The server shard behaviour. `mem` holds the shard's initial values (its
 /// keys' blocks, in key order) and its optimizer.
 server_shard_actor::behavior_type server_shard(server_shard_pointer self,
-                                               shard_config cfg,
-                                               std::shared_ptr<shard_memory>
-                                                 mem);
+  shard_config cfg, std::shared_ptr<shard_memory> mem);
 
 } // namespace paramserv

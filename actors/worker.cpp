@@ -55,8 +55,7 @@ size_t compute_unit(worker_state& st) {
   size_t covered = 0;
   if (batches == 1) {
     size_t m = std::min(b, rows.size() - st.next);
-    gather_batch(*st.cfg.train, rows.data() + st.next, m, st.batch,
-                 st.labels);
+    gather_batch(*st.cfg.train, rows.data() + st.next, m, st.batch, st.labels);
     float loss = st.net->gradient(st.params, st.batch, st.labels, st.grad);
     st.report.loss_sum += static_cast<double>(loss) * m;
     st.next += m;
@@ -69,8 +68,7 @@ size_t compute_unit(worker_state& st) {
   sum.assign(st.params.size(), 0.0f);
   for (size_t k = 0; k < batches && st.next < rows.size(); ++k) {
     size_t m = std::min(b, rows.size() - st.next);
-    gather_batch(*st.cfg.train, rows.data() + st.next, m, st.batch,
-                 st.labels);
+    gather_batch(*st.cfg.train, rows.data() + st.next, m, st.batch, st.labels);
     float loss = st.net->gradient(st.acc, st.batch, st.labels, st.grad);
     st.report.loss_sum += static_cast<double>(loss) * m;
     auto g = st.grad.flat();
@@ -102,8 +100,13 @@ void finish_epoch(worker_pointer self) {
   auto& st = self->state;
   st.report.clock = st.clock;
   self->request(st.cfg.scheduler, caf::infinite, epoch_atom::value, st.report)
-    .then([=](epoch_plan& plan) { begin_epoch(self, std::move(plan)); },
-          [=](caf::error& err) { fail(self, err); });
+    .then(
+      [=](epoch_plan& plan) {
+        begin_epoch(self, std::move(plan));
+      },
+      [=](caf::error& err) {
+        fail(self, err);
+      });
 }
 
 // Counts one awaited reply; the last one runs the continuation.
@@ -120,21 +123,24 @@ void arrived(worker_pointer self) {
 void request_pulls(worker_pointer self) {
   auto& st = self->state;
   for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
-    self->request(st.cfg.shards[s], shard_timeout, pull_atom::value,
-                  parameter_pull{st.cfg.job, st.cfg.id, {}})
+    self
+      ->request(st.cfg.shards[s], shard_timeout, pull_atom::value,
+        parameter_pull{st.cfg.job, st.cfg.id, {}})
       .then(
         [=](const parameter_slice& slice) {
           auto& st = self->state;
           if (slice.values.size() != st.cfg.map->sizes[s]) {
-            fail(self, make_error(errc::bad_shape, "pull from shard "
-                                                     + std::to_string(s)));
+            fail(self, make_error(errc::bad_shape,
+                         "pull from shard " + std::to_string(s)));
             return;
           }
           st.cfg.map->scatter(s, slice.values.data(), st.params.flat().data());
           st.versions[s] = slice.version;
           arrived(self);
         },
-        [=](caf::error& err) { fail(self, err); });
+        [=](caf::error& err) {
+          fail(self, err);
+        });
   }
 }
 
@@ -160,10 +166,15 @@ void request_pushes(worker_pointer self, size_t rows) {
     p.lengths = st.lengths[s];
     p.values.resize(st.cfg.map->sizes[s]);
     st.cfg.map->gather(s, st.grad.flat().data(), p.values.data());
-    self->request(st.cfg.shards[s], shard_timeout, push_atom::value,
-                  std::move(p))
-      .then([=](uint64_t) { arrived(self); },
-            [=](caf::error& err) { fail(self, err); });
+    self
+      ->request(st.cfg.shards[s], shard_timeout, push_atom::value, std::move(p))
+      .then(
+        [=](uint64_t) {
+          arrived(self);
+        },
+        [=](caf::error& err) {
+          fail(self, err);
+        });
   }
 }
 
@@ -171,10 +182,15 @@ void request_pushes(worker_pointer self, size_t rows) {
 void request_clock(worker_pointer self) {
   auto& st = self->state;
   self
-    ->request(st.cfg.scheduler, caf::infinite, clock_atom::value, st.cfg.id,
-              st.clock)
-    .then([=](uint64_t) { arrived(self); },
-          [=](caf::error& err) { fail(self, err); });
+    ->request(
+      st.cfg.scheduler, caf::infinite, clock_atom::value, st.cfg.id, st.clock)
+    .then(
+      [=](uint64_t) {
+        arrived(self);
+      },
+      [=](caf::error& err) {
+        fail(self, err);
+      });
 }
 
 // Pushes st.grad, asks for the next clock, pulls, then runs the next unit.
@@ -186,7 +202,9 @@ void push_all(worker_pointer self, size_t rows) {
   auto& st = self->state;
   if (st.in_flight) {
     // Pipelined asp: the previous unit's replies are still out.
-    st.after_flight = [=] { push_all(self, rows); };
+    st.after_flight = [=] {
+      push_all(self, rows);
+    };
     return;
   }
   ++st.clock;
@@ -212,11 +230,13 @@ void push_all(worker_pointer self, size_t rows) {
     self->send(self, step_atom::value);
     return;
   }
-  bool sync = st.plan.mode == consistency::bsp
-              || st.plan.mode == consistency::sbp;
+  bool sync
+    = st.plan.mode == consistency::bsp || st.plan.mode == consistency::sbp;
   if (!sync) {
     st.outstanding = 2 * shards + 1;
-    st.then = [=] { run_unit(self); };
+    st.then = [=] {
+      run_unit(self);
+    };
     request_pushes(self, rows);
     request_clock(self);
     request_pulls(self);
@@ -226,7 +246,11 @@ void push_all(worker_pointer self, size_t rows) {
   st.then = [=] {
     auto& st = self->state;
     st.outstanding = 1;
-    st.then = [=] { pull_all(self, [=] { run_unit(self); }); };
+    st.then = [=] {
+      pull_all(self, [=] {
+        run_unit(self);
+      });
+    };
     request_clock(self);
   };
   request_pushes(self, rows);
@@ -238,7 +262,9 @@ void run_unit(worker_pointer self) {
   auto& st = self->state;
   if (st.next >= st.cfg.rows.size()) {
     if (st.in_flight)
-      st.after_flight = [=] { finish_epoch(self); };
+      st.after_flight = [=] {
+        finish_epoch(self);
+      };
     else
       finish_epoch(self);
     return;
@@ -273,8 +299,8 @@ void run_hogwild(worker_pointer self) {
     for (uint32_t s = 0; s < map.shards(); ++s) {
       auto& mem = *board.shards[s];
       seen += mem.version.load(std::memory_order_relaxed);
-      map.scatter<relaxed_access>(s, mem.values.data(),
-                                  st.params.flat().data());
+      map.scatter<relaxed_access>(
+        s, mem.values.data(), st.params.flat().data());
     }
     double before = st.report.loss_sum;
     size_t rows = compute_unit(st);
@@ -312,7 +338,9 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
   if (uses_hogwild(st))
     run_hogwild(self);
   else
-    pull_all(self, [=] { run_unit(self); });
+    pull_all(self, [=] {
+      run_unit(self);
+    });
 }
 
 } // namespace
@@ -336,10 +364,15 @@ worker_actor::behavior_type worker(worker_pointer self, worker_config cfg) {
     [=](start_atom) {
       auto& st = self->state;
       self
-        ->request(st.cfg.scheduler, caf::infinite, join_atom::value,
-                  st.cfg.id, caf::actor_cast<worker_actor>(self))
-        .then([=](epoch_plan& plan) { begin_epoch(self, std::move(plan)); },
-              [=](caf::error& err) { fail(self, err); });
+        ->request(st.cfg.scheduler, caf::infinite, join_atom::value, st.cfg.id,
+          caf::actor_cast<worker_actor>(self))
+        .then(
+          [=](epoch_plan& plan) {
+            begin_epoch(self, std::move(plan));
+          },
+          [=](caf::error& err) {
+            fail(self, err);
+          });
     },
     [=](step_atom) {
       if (uses_hogwild(self->state))

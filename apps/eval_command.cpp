@@ -20,6 +20,7 @@ int run(int argc, char** argv) {
   std::string format;
   std::string split = "test";
   po::options_description desc("Evaluation options");
+  // clang-format off
   desc.add_options()
     ("model", po::value(&model_dir)->required(),
      "directory of a saved model (from train --save)")
@@ -29,12 +30,12 @@ int run(int argc, char** argv) {
     ("format", po::value(&format), "idx|csv|libsvm (default: inferred)")
     ("split", po::value(&split)->default_value(split),
      "for an IDX directory: test (t10k-* files) or train");
+  // clang-format on
   po::variables_map vm;
   if (!parse_command_line("eval", desc, argc, argv, vm))
     return 0;
   if (split != "test" && split != "train")
-    throw usage_error("--split: expected test or train, got \"" + split
-                      + "\"");
+    throw usage_error("--split: expected test or train, got \"" + split + "\"");
   std::optional<data_format> fmt;
   if (!format.empty() && !(fmt = parse_data_format(format)))
     throw usage_error("--format: unknown format \"" + format + "\"");
@@ -48,7 +49,7 @@ int run(int argc, char** argv) {
   auto net = make_model(saved.spec);
   auto ev = net->evaluate(saved.params, ds.x, ds.y);
   std::printf("eval model=%s samples=%zu loss=%.4f accuracy=%.4f\n",
-              model_dir.c_str(), ds.size(), ev.loss, ev.accuracy);
+    model_dir.c_str(), ds.size(), ev.loss, ev.accuracy);
   return 0;
 }
 

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     std::printf("%s\n", paramserv::runtime_version().c_str());
     return 0;
   }
-  std::fprintf(stderr, "paramserv: unknown command \"%s\"\n%s", cmd.c_str(),
-               usage);
+  std::fprintf(
+    stderr, "paramserv: unknown command \"%s\"\n%s", cmd.c_str(), usage);
   return 2;
 }

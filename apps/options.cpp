@@ -10,17 +10,22 @@ namespace po = boost::program_options;
 
 namespace paramserv::app {
 
-void add_data_options(po::options_description& desc, data_options& opts,
-                      bool with_test_data) {
+void add_data_options(
+  po::options_description& desc, data_options& opts, bool with_test_data) {
+  // clang-format off
   desc.add_options()
     ("data", po::value(&opts.data)->default_value(opts.data),
      "training data: an IDX directory (train-* files) or images file, a "
      "CSV file or a LIBSVM file");
+  // clang-format on
   if (with_test_data)
+    // clang-format off
     desc.add_options()
       ("test-data", po::value(&opts.test_data),
        "held-out data evaluated after each epoch (default: the t10k-* files "
        "beside IDX training data; none otherwise)");
+  // clang-format on
+  // clang-format off
   desc.add_options()
     ("format", po::value(&opts.format),
      "idx|csv|libsvm (default: inferred from the path)")
@@ -29,6 +34,7 @@ void add_data_options(po::options_description& desc, data_options& opts,
      "data (default: pixels for IDX, none otherwise)")
     ("classes", po::value(&opts.classes)->default_value(0),
      "number of classes (default 0: 10 for IDX, else largest label + 1)");
+  // clang-format on
 }
 
 std::optional<data_format> data_format_of(const data_options& opts) {
@@ -57,15 +63,17 @@ scaling scaling_of(const data_options& opts, const std::string& path) {
 }
 
 bool parse_command_line(const char* command,
-                        const po::options_description& desc, int argc,
-                        char** argv, po::variables_map& vm) {
+  const po::options_description& desc, int argc, char** argv,
+  po::variables_map& vm) {
   po::options_description all;
   std::string config;
   po::options_description meta("General");
+  // clang-format off
   meta.add_options()("help,h", "print this help and exit")(
     "config", po::value(&config),
     "read options from an INI file (key = value, same names as the "
     "flags; the command line wins)");
+  // clang-format on
   all.add(desc).add(meta);
   try {
     po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
@@ -92,8 +100,8 @@ bool parse_command_line(const char* command,
   return true;
 }
 
-std::vector<size_t> parse_size_list(const std::string& flag,
-                                    const std::string& text) {
+std::vector<size_t> parse_size_list(
+  const std::string& flag, const std::string& text) {
   std::vector<size_t> result;
   std::stringstream in(text);
   std::string item;
@@ -103,8 +111,10 @@ std::vector<size_t> parse_size_list(const std::string& flag,
     auto last = item.data() + item.size();
     auto [ptr, ec] = std::from_chars(first, last, value);
     if (ec != std::errc{} || ptr != last || value == 0)
-      throw usage_error(flag + ": expected a comma list of positive integers, "
-                        "got \"" + text + "\"");
+      throw usage_error(flag
+                        + ": expected a comma list of positive integers, "
+                          "got \""
+                        + text + "\"");
     result.push_back(value);
   }
   return result;

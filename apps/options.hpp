@@ -30,7 +30,7 @@ struct data_options {
 
 /// Adds --data, --test-data, --format, --scale, --classes to `desc`.
 void add_data_options(boost::program_options::options_description& desc,
-                      data_options& opts, bool with_test_data);
+  data_options& opts, bool with_test_data);
 
 /// The format to read `path` with: --format if given, else inferred (null).
 /// @throws usage_error for an unknown --format.
@@ -44,13 +44,12 @@ scaling scaling_of(const data_options& opts, const std::string& path);
 /// Returns false if --help was given (the help text is then printed).
 /// @throws usage_error for unknown or malformed options.
 bool parse_command_line(const char* command,
-                        const boost::program_options::options_description& d,
-                        int argc, char** argv,
-                        boost::program_options::variables_map& vm);
+  const boost::program_options::options_description& d, int argc, char** argv,
+  boost::program_options::variables_map& vm);
 
 /// Splits "200,100" into {200, 100}.
 /// @throws usage_error naming the flag for anything else.
-std::vector<size_t> parse_size_list(const std::string& flag,
-                                    const std::string& text);
+std::vector<size_t> parse_size_list(
+  const std::string& flag, const std::string& text);
 
 } // namespace paramserv::app

@@ -7,14 +7,9 @@
 namespace paramserv::app {
 
 progress::progress(size_t epochs, size_t rows_per_epoch, size_t batch_size)
-  : tty_(isatty(STDOUT_FILENO) == 1),
-    epochs_(epochs),
-    rows_per_epoch_(rows_per_epoch),
-    start_(clock::now()),
-    epoch_start_(start_),
-    last_draw_(start_),
-    batch_size_(std::max<size_t>(batch_size, 1)) {
-}
+  : tty_(isatty(STDOUT_FILENO) == 1), epochs_(epochs),
+    rows_per_epoch_(rows_per_epoch), start_(clock::now()), epoch_start_(start_),
+    last_draw_(start_), batch_size_(std::max<size_t>(batch_size, 1)) {}
 
 void progress::batch(size_t epoch, size_t done, size_t total, double loss) {
   if (!tty_)
@@ -35,7 +30,7 @@ void progress::batch(size_t epoch, size_t done, size_t total, double loss) {
   double eta = progress_all > 0 ? elapsed / progress_all - elapsed : 0.0;
   std::printf("\r\033[Kepoch %zu/%zu  batch %zu/%zu  %.0f samples/s  "
               "loss %.4f  ETA %.0fs",
-              epoch + 1, epochs_, done, total, rate, loss, eta);
+    epoch + 1, epochs_, done, total, rate, loss, eta);
   std::fflush(stdout);
   drawn_ = true;
 }
@@ -43,7 +38,8 @@ void progress::batch(size_t epoch, size_t done, size_t total, double loss) {
 void progress::rows(uint64_t done, double loss_sum) {
   if (done > last_rows_) {
     // Mean training loss of the rows since the last redraw.
-    loss_ = (loss_sum - last_loss_sum_) / static_cast<double>(done - last_rows_);
+    loss_
+      = (loss_sum - last_loss_sum_) / static_cast<double>(done - last_rows_);
     last_rows_ = done;
     last_loss_sum_ = loss_sum;
   }
@@ -65,8 +61,8 @@ void progress::rows(uint64_t done, double loss_sum) {
   size_t batches = (rows_per_epoch_ + batch_size_ - 1) / batch_size_;
   std::printf("\r\033[Kepoch %zu/%zu  batch %zu/%zu  %.0f samples/s  "
               "loss %.4f  ETA %.0fs",
-              epoch + 1, epochs_, std::min(in_rows / batch_size_, batches),
-              batches, rate, loss_, eta);
+    epoch + 1, epochs_, std::min(in_rows / batch_size_, batches), batches, rate,
+    loss_, eta);
   std::fflush(stdout);
   drawn_ = true;
 }
@@ -88,8 +84,8 @@ void progress::epoch(const epoch_metrics& m) {
   clear_line();
   std::printf("epoch %zu/%zu  train_loss %.4f  test_loss %.4f  "
               "test_accuracy %.4f  %.0f samples/s  elapsed %.1fs\n",
-              m.epoch, epochs_, m.train_loss, m.test_loss, m.test_accuracy,
-              m.samples_per_s, m.elapsed_s);
+    m.epoch, epochs_, m.train_loss, m.test_loss, m.test_accuracy,
+    m.samples_per_s, m.elapsed_s);
   std::fflush(stdout);
 }
 

@@ -55,6 +55,7 @@ struct train_cli {
 po::options_description describe(train_cli& c) {
   po::options_description desc("Training options", 100, 50);
   add_data_options(desc, c.data, true);
+  // clang-format off
   desc.add_options()
     ("backend", po::value(&c.backend)->default_value(c.backend),
      "local: server shards, workers and a scheduler as actors in this "
@@ -113,13 +114,14 @@ po::options_description describe(train_cli& c) {
      "save the trained model to this directory (manifest.json + .npy)")
     ("metrics", po::value(&c.metrics),
      "write per-epoch metrics to this CSV file");
+  // clang-format on
   return desc;
 }
 
 // Turns the parsed flags into train_options, refusing anything invalid
 // before any data is read.
-train_options to_train_options(const train_cli& c,
-                               const po::variables_map& vm) {
+train_options to_train_options(
+  const train_cli& c, const po::variables_map& vm) {
   train_options opts;
   if (c.backend != "sequential" && c.backend != "local")
     throw usage_error("--backend: unknown backend \"" + c.backend
@@ -132,8 +134,8 @@ train_options to_train_options(const train_cli& c,
                         "overlap_reshuffle)");
   opts.scheme = *scheme;
   if (c.model != "softmax" && c.model != "mlp")
-    throw usage_error("--model: unknown model \"" + c.model
-                      + "\" (expected softmax or mlp)");
+    throw usage_error(
+      "--model: unknown model \"" + c.model + "\" (expected softmax or mlp)");
   opts.model.kind = c.model;
   if (c.model == "mlp")
     opts.model.hidden = parse_size_list("--hidden", c.hidden);
@@ -157,8 +159,8 @@ train_options to_train_options(const train_cli& c,
     throw usage_error("--lr-schedule: unknown schedule \"" + c.lr_schedule
                       + "\" (expected constant, step or cosine)");
   if (!(c.lr > 0.0f) || !std::isfinite(c.lr))
-    throw usage_error("--lr: must be a positive number, got "
-                      + std::to_string(c.lr));
+    throw usage_error(
+      "--lr: must be a positive number, got " + std::to_string(c.lr));
   opts.schedule.kind = *sched;
   opts.schedule.base = c.lr;
   opts.schedule.step_epochs = c.lr_step_epochs;
@@ -180,16 +182,16 @@ train_options to_train_options(const train_cli& c,
   return opts;
 }
 
-local_options to_local_options(const train_cli& c,
-                               const po::variables_map& vm) {
+local_options to_local_options(
+  const train_cli& c, const po::variables_map& vm) {
   local_options local;
   if (c.workers == 0)
     throw usage_error("--workers: need at least one worker");
   if (c.shards == 0)
     throw usage_error("--shards: need at least one shard");
   if (c.staleness < 0)
-    throw usage_error("--staleness: must be >= 0, got "
-                      + std::to_string(c.staleness));
+    throw usage_error(
+      "--staleness: must be >= 0, got " + std::to_string(c.staleness));
   if (c.backup_workers < 0)
     throw usage_error("--backup-workers: must be >= 0, got "
                       + std::to_string(c.backup_workers));
@@ -255,8 +257,7 @@ loaded_data load_data(const data_options& d) {
   } else if (std::filesystem::is_directory(d.data)) {
     result.test = load_dataset(d.data, fmt, lo, true);
   }
-  result.transform = feature_transform::fit(result.input_scaling,
-                                            result.train);
+  result.transform = feature_transform::fit(result.input_scaling, result.train);
   result.transform.apply(result.train.x);
   if (result.test)
     result.transform.apply(result.test->x);
@@ -302,13 +303,12 @@ int run(int argc, char** argv) {
   }
   std::printf("paramserv train: backend %s, model %s, %zu training rows, "
               "%zu test rows, %zu features, %u classes",
-              cli.backend.c_str(), cli.model.c_str(), data.train.size(),
-              data.test ? data.test->size() : size_t{0},
-              data.train.features(), data.train.classes);
+    cli.backend.c_str(), cli.model.c_str(), data.train.size(),
+    data.test ? data.test->size() : size_t{0}, data.train.features(),
+    data.train.classes);
   if (local)
     std::printf(", mode %s, %zu workers, %zu shards, freq %s",
-                mode_text.c_str(), lopts.workers, lopts.shards,
-                to_string(lopts.freq));
+      mode_text.c_str(), lopts.workers, lopts.shards, to_string(lopts.freq));
   std::printf("\n");
   std::fflush(stdout);
   set_blas_threads(1);
@@ -347,31 +347,29 @@ int run(int argc, char** argv) {
     if (r.dropped > 0 || r.rejected > 0)
       std::printf("late pushes dropped: %llu, malformed pushes refused: "
                   "%llu\n",
-                  static_cast<unsigned long long>(r.dropped),
-                  static_cast<unsigned long long>(r.rejected));
+        static_cast<unsigned long long>(r.dropped),
+        static_cast<unsigned long long>(r.rejected));
   } else {
     sequential_trainer trainer{opts, data.train};
-    history = trainer.run(
-      data.test ? &*data.test : nullptr, on_epoch,
+    history = trainer.run(data.test ? &*data.test : nullptr, on_epoch,
       [&](size_t e, size_t done, size_t total, double loss) {
         prog.batch(e, done, total, loss);
       });
     final_params = trainer.params();
   }
-  double wall_s = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+  double wall_s
+    = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+        .count();
   if (!cli.save.empty())
-    save_model(cli.save, opts.model, final_params, data.input_scaling,
-               data.transform);
+    save_model(
+      cli.save, opts.model, final_params, data.input_scaling, data.transform);
   auto& last = history.back();
   std::printf("summary backend=%s mode=%s model=%s epochs=%zu "
               "test_accuracy=%.4f test_loss=%.4f train_loss=%.4f wall_s=%.2f "
               "train_s=%.2f samples_per_s=%.0f\n",
-              cli.backend.c_str(), mode_text.c_str(), cli.model.c_str(),
-              opts.epochs,
-              last.test_accuracy, last.test_loss, last.train_loss, wall_s,
-              train_s, train_s > 0 ? rows / train_s : 0.0);
+    cli.backend.c_str(), mode_text.c_str(), cli.model.c_str(), opts.epochs,
+    last.test_accuracy, last.test_loss, last.train_loss, wall_s, train_s,
+    train_s > 0 ? rows / train_s : 0.0);
   return 0;
 }
 

@@ -17,8 +17,8 @@ struct adam {
   float epsilon = 1e-8f;
   float weight_decay = 0;
 
-  void update(float* __restrict w, const float* __restrict g,
-              float* const* s, size_t n, float lr, size_t t) const {
+  void update(float* __restrict w, const float* __restrict g, float* const* s,
+    size_t n, float lr, size_t t) const {
     // Locals, not members: stores through w, m, v could alias *this.
     const float b1 = beta1, b2 = beta2, eps = epsilon, wd = weight_decay;
     float* __restrict m = s[0];

@@ -13,7 +13,7 @@ namespace paramserv {
 
 namespace {
 
-template<class... Ts>
+template <class... Ts>
 [[noreturn]] void fail(const Ts&... xs) {
   std::ostringstream out;
   (out << ... << xs);

@@ -34,7 +34,7 @@ namespace paramserv {
 /// only when the batch size changes) and their labels into `labels`. The
 /// one copy a mini-batch costs; nothing is allocated in steady state.
 inline void gather_batch(const dataset& src, const uint32_t* rows, size_t n,
-                         arma::fmat& dst, std::vector<uint32_t>& labels) {
+  arma::fmat& dst, std::vector<uint32_t>& labels) {
   if (dst.n_rows != src.x.n_rows || dst.n_cols != n)
     dst.set_size(src.x.n_rows, n);
   labels.resize(n);

@@ -36,7 +36,7 @@ constexpr uint64_t max_payload = uint64_t{1} << 34;
 // data that actually exists.
 constexpr size_t first_chunk = size_t{64} << 20;
 
-template<class... Ts>
+template <class... Ts>
 [[noreturn]] void fail(const Ts&... xs) {
   std::ostringstream out;
   (out << ... << xs);

@@ -19,8 +19,8 @@ constexpr size_t max_depth = 200;
 constexpr double max_exact_integer = 9007199254740992.0;
 
 const char* type_name(size_t index) {
-  static constexpr const char* names[] = {"null",   "bool",  "number",
-                                          "string", "array", "object"};
+  static constexpr const char* names[]
+    = {"null", "bool", "number", "string", "array", "object"};
   return names[index];
 }
 
@@ -76,8 +76,7 @@ long long decimal_exponent(std::string_view num) {
 // column (in bytes) of the offending character.
 class parser {
 public:
-  explicit parser(std::string_view text) : text_(text) {
-  }
+  explicit parser(std::string_view text) : text_(text) {}
 
   json parse_document() {
     auto result = parse_value(0);
@@ -103,9 +102,8 @@ private:
         ++column;
       }
     }
-    throw std::runtime_error("json: line " + std::to_string(line)
-                             + ", column " + std::to_string(column) + ": "
-                             + what);
+    throw std::runtime_error("json: line " + std::to_string(line) + ", column "
+                             + std::to_string(column) + ": " + what);
   }
 
   // Describes the character at pos_ for error messages.
@@ -518,7 +516,11 @@ std::string json::dump() const {
     std::string out;
 
     void operator()(const json& x, size_t level) {
-      std::visit([&](const auto& v) { dump_value(v, level); }, x.value_);
+      std::visit(
+        [&](const auto& v) {
+          dump_value(v, level);
+        },
+        x.value_);
     }
 
     void dump_value(std::nullptr_t, size_t) {

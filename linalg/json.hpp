@@ -18,24 +18,15 @@ public:
   using object = std::map<std::string, json>;
 
   json() = default; // null
-  json(std::nullptr_t) {
-  }
-  json(bool x) : value_(x) {
-  }
-  json(double x) : value_(x) {
-  }
-  json(int x) : value_(static_cast<double>(x)) {
-  }
-  json(size_t x) : value_(static_cast<double>(x)) {
-  }
-  json(std::string x) : value_(std::move(x)) {
-  }
-  json(const char* x) : value_(std::string{x}) {
-  }
-  json(array x) : value_(std::move(x)) {
-  }
-  json(object x) : value_(std::move(x)) {
-  }
+  json(std::nullptr_t) {}
+  json(bool x) : value_(x) {}
+  json(double x) : value_(x) {}
+  json(int x) : value_(static_cast<double>(x)) {}
+  json(size_t x) : value_(static_cast<double>(x)) {}
+  json(std::string x) : value_(std::move(x)) {}
+  json(const char* x) : value_(std::string{x}) {}
+  json(array x) : value_(std::move(x)) {}
+  json(object x) : value_(std::move(x)) {}
 
   bool is_null() const;
   bool is_bool() const;
@@ -67,8 +58,7 @@ public:
   static json parse(std::string_view text);
 
 private:
-  std::variant<std::nullptr_t, bool, double, std::string, array, object>
-    value_;
+  std::variant<std::nullptr_t, bool, double, std::string, array, object> value_;
 };
 
 } // namespace paramserv

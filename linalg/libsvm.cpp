@@ -18,7 +18,7 @@ constexpr uint64_t max_index = uint64_t{1} << 31;
 // Largest dense matrix we build (elements): 16 GiB of floats.
 constexpr uint64_t max_elements = uint64_t{1} << 32;
 
-template<class... Ts>
+template <class... Ts>
 [[noreturn]] void fail(const Ts&... xs) {
   std::ostringstream out;
   (out << ... << xs);

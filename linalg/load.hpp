@@ -57,12 +57,12 @@ struct load_options {
 /// is ignored for this); anything else is an error.
 /// @throws data_error with one line naming the file and position.
 dataset load_dataset(const std::string& path, std::optional<data_format> fmt,
-                     const load_options& opts, bool test_split = false);
+  const load_options& opts, bool test_split = false);
 
 /// Loads an IDX images/labels pair (each plain or gzip).
 /// Pixel values are stored as floats 0..255 (unscaled).
 dataset load_idx(const std::string& images, const std::string& labels,
-                 const load_options& opts);
+  const load_options& opts);
 
 /// Loads a CSV file (see data_format::csv).
 dataset load_csv(const std::string& path, const load_options& opts);

@@ -9,7 +9,7 @@ namespace paramserv {
 
 std::optional<lr_schedule_kind> parse_lr_schedule_kind(std::string_view str) {
   for (auto k : {lr_schedule_kind::constant, lr_schedule_kind::step,
-                 lr_schedule_kind::cosine})
+         lr_schedule_kind::cosine})
     if (str == to_string(k))
       return k;
   return std::nullopt;
@@ -37,8 +37,8 @@ float lr_schedule::at(size_t epoch) const {
                double{gamma}, static_cast<double>(epoch / step_epochs)));
     case lr_schedule_kind::cosine: {
       double progress = std::min(1.0, static_cast<double>(epoch) / epochs);
-      return static_cast<float>(base * 0.5
-                                * (1.0 + std::cos(std::numbers::pi * progress)));
+      return static_cast<float>(
+        base * 0.5 * (1.0 + std::cos(std::numbers::pi * progress)));
     }
   }
   return base;

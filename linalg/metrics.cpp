@@ -18,8 +18,8 @@ metrics_writer::metrics_writer(const std::string& path)
 void metrics_writer::write(const epoch_metrics& m) {
   out_.precision(8);
   out_ << m.epoch << ',' << m.elapsed_s << ',' << m.train_loss << ','
-       << m.test_loss << ',' << m.test_accuracy << ',' << m.samples_per_s
-       << ',' << m.lr << ',' << m.pushes << ',' << m.mean_staleness << ','
+       << m.test_loss << ',' << m.test_accuracy << ',' << m.samples_per_s << ','
+       << m.lr << ',' << m.pushes << ',' << m.mean_staleness << ','
        << m.max_staleness << ',' << m.max_clock_gap << '\n';
   out_.flush();
   if (!out_)

@@ -44,8 +44,8 @@ void apply_activation(arma::Mat<T>& z, activation act) {
 
 // delta *= act'(z), expressed through the activation's output a = act(z).
 template <class T>
-void multiply_derivative(arma::Mat<T>& delta, const arma::Mat<T>& a,
-                         activation act) {
+void multiply_derivative(
+  arma::Mat<T>& delta, const arma::Mat<T>& a, activation act) {
   T* d = delta.memptr();
   const T* ap = a.memptr();
   size_t n = delta.n_elem;
@@ -176,7 +176,7 @@ T basic_mlp<T>::cross_entropy(std::span<const uint32_t> labels) const {
 
 template <class T>
 T basic_mlp<T>::gradient(const params_type& params, const arma::Mat<T>& x,
-                         std::span<const uint32_t> labels, params_type& grad) {
+  std::span<const uint32_t> labels, params_type& grad) {
   if (labels.size() != x.n_cols)
     throw std::invalid_argument("mlp::gradient: label count mismatch");
   forward(params, x);
@@ -199,7 +199,7 @@ T basic_mlp<T>::gradient(const params_type& params, const arma::Mat<T>& x,
 
 template <class T>
 T basic_mlp<T>::loss(const params_type& params, const arma::Mat<T>& x,
-                     std::span<const uint32_t> labels) {
+  std::span<const uint32_t> labels) {
   if (labels.size() != x.n_cols)
     throw std::invalid_argument("mlp::loss: label count mismatch");
   forward(params, x);
@@ -207,14 +207,13 @@ T basic_mlp<T>::loss(const params_type& params, const arma::Mat<T>& x,
 }
 
 template <class T>
-void basic_mlp<T>::predict(const params_type& params, const arma::Mat<T>& x,
-                           std::span<uint32_t> out) {
+void basic_mlp<T>::predict(
+  const params_type& params, const arma::Mat<T>& x, std::span<uint32_t> out) {
   forward(params, x);
   auto& z = a_.back();
   for (size_t j = 0; j < z.n_cols; ++j) {
     const T* col = z.colptr(j);
-    out[j] = static_cast<uint32_t>(std::max_element(col, col + z.n_rows)
-                                   - col);
+    out[j] = static_cast<uint32_t>(std::max_element(col, col + z.n_rows) - col);
   }
 }
 

@@ -31,13 +31,13 @@ public:
   void initialize(params_type& params, uint64_t seed) const override;
 
   T gradient(const params_type& params, const arma::Mat<T>& x,
-             std::span<const uint32_t> labels, params_type& grad) override;
+    std::span<const uint32_t> labels, params_type& grad) override;
 
   T loss(const params_type& params, const arma::Mat<T>& x,
-         std::span<const uint32_t> labels) override;
+    std::span<const uint32_t> labels) override;
 
   void predict(const params_type& params, const arma::Mat<T>& x,
-               std::span<uint32_t> out) override;
+    std::span<uint32_t> out) override;
 
   std::unique_ptr<basic_model<T>> clone() const override;
 

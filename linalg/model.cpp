@@ -30,8 +30,8 @@ std::vector<size_t> model_spec::layers() const {
 
 void model_spec::validate() const {
   if (kind != "softmax" && kind != "mlp")
-    throw std::invalid_argument("model: unknown kind \"" + kind
-                                + "\" (expected softmax or mlp)");
+    throw std::invalid_argument(
+      "model: unknown kind \"" + kind + "\" (expected softmax or mlp)");
   if (inputs == 0)
     throw std::invalid_argument("model: zero inputs");
   if (classes < 2)
@@ -44,9 +44,7 @@ void model_spec::validate() const {
 
 template <class T>
 evaluation basic_model<T>::evaluate(const params_type& params,
-                                    const arma::Mat<T>& x,
-                                    std::span<const uint32_t> labels,
-                                    size_t chunk) {
+  const arma::Mat<T>& x, std::span<const uint32_t> labels, size_t chunk) {
   evaluation result;
   size_t n = x.n_cols;
   if (n == 0)
@@ -57,8 +55,8 @@ evaluation basic_model<T>::evaluate(const params_type& params,
   for (size_t first = 0; first < n; first += chunk) {
     size_t m = std::min(chunk, n - first);
     // A view of the columns, no copy.
-    const arma::Mat<T> part(const_cast<T*>(x.colptr(first)), x.n_rows, m,
-                            false, true);
+    const arma::Mat<T> part(
+      const_cast<T*>(x.colptr(first)), x.n_rows, m, false, true);
     auto part_labels = labels.subspan(first, m);
     loss_sum += static_cast<double>(loss(params, part, part_labels)) * m;
     predict(params, part, std::span<uint32_t>{predicted.data(), m});
@@ -74,8 +72,8 @@ template <class T>
 std::unique_ptr<basic_model<T>> make_model(const model_spec& spec) {
   spec.validate();
   if (spec.kind == "softmax")
-    return std::make_unique<basic_softmax_regression<T>>(spec.inputs,
-                                                         spec.classes);
+    return std::make_unique<basic_softmax_regression<T>>(
+      spec.inputs, spec.classes);
   return std::make_unique<basic_mlp<T>>(spec);
 }
 

@@ -82,17 +82,17 @@ public:
 
   /// Mean loss of the batch; writes d loss / d params into `grad`.
   virtual T gradient(const params_type& params, const arma::Mat<T>& x,
-                     std::span<const uint32_t> labels, params_type& grad)
+    std::span<const uint32_t> labels, params_type& grad)
     = 0;
 
   /// Mean loss of the batch, without the gradient.
   virtual T loss(const params_type& params, const arma::Mat<T>& x,
-                 std::span<const uint32_t> labels)
+    std::span<const uint32_t> labels)
     = 0;
 
   /// Writes the predicted class of each column of `x` into `out`.
-  virtual void predict(const params_type& params, const arma::Mat<T>& x,
-                       std::span<uint32_t> out)
+  virtual void predict(
+    const params_type& params, const arma::Mat<T>& x, std::span<uint32_t> out)
     = 0;
 
   /// A fresh instance of the same model (no shared scratch state).
@@ -100,7 +100,7 @@ public:
 
   /// Loss and accuracy over a whole data set, in chunks of `chunk` samples.
   evaluation evaluate(const params_type& params, const arma::Mat<T>& x,
-                      std::span<const uint32_t> labels, size_t chunk = 2000);
+    std::span<const uint32_t> labels, size_t chunk = 2000);
 };
 
 using model = basic_model<float>;

@@ -44,16 +44,16 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::rename(tmp, path);
 }
 
-[[noreturn]] void fail(const std::filesystem::path& file,
-                       const std::string& what) {
+[[noreturn]] void fail(
+  const std::filesystem::path& file, const std::string& what) {
   throw std::runtime_error(file.string() + ": " + what);
 }
 
 } // namespace
 
 void save_model(const std::string& dir, const model_spec& spec,
-                const parameter_set& params, scaling input_scaling,
-                const feature_transform& transform) {
+  const parameter_set& params, scaling input_scaling,
+  const feature_transform& transform) {
   namespace fs = std::filesystem;
   fs::path root{dir};
   std::error_code ec;
@@ -66,25 +66,22 @@ void save_model(const std::string& dir, const model_spec& spec,
     auto file = s.name + ".npy";
     auto shape = saved_shape(s);
     write_npy((root / file).string(), params.flat().data() + params.offset(i),
-              s.size(), shape);
-    tensors.emplace_back(json::object{{"name", s.name},
-                                      {"file", file},
-                                      {"shape", to_json(shape)},
-                                      {"dtype", "float32"}});
+      s.size(), shape);
+    tensors.emplace_back(json::object{{"name", s.name}, {"file", file},
+      {"shape", to_json(shape)}, {"dtype", "float32"}});
   }
   write_npy((root / "input_shift.npy").string(), transform.shift.memptr(),
-            transform.shift.n_elem, {transform.shift.n_elem});
+    transform.shift.n_elem, {transform.shift.n_elem});
   write_npy((root / "input_scale.npy").string(), transform.scale.memptr(),
-            transform.scale.n_elem, {transform.scale.n_elem});
+    transform.scale.n_elem, {transform.scale.n_elem});
   json manifest{json::object{
     {"format", format_name},
     {"version", format_version},
-    {"model", json::object{{"kind", spec.kind},
-                           {"layers", to_json(spec.layers())},
-                           {"activation", to_string(spec.act)}}},
+    {"model",
+      json::object{{"kind", spec.kind}, {"layers", to_json(spec.layers())},
+        {"activation", to_string(spec.act)}}},
     {"input", json::object{{"scaling", to_string(input_scaling)},
-                           {"shift", "input_shift.npy"},
-                           {"scale", "input_scale.npy"}}},
+                {"shift", "input_shift.npy"}, {"scale", "input_scale.npy"}}},
     {"tensors", json{std::move(tensors)}},
   }};
   write_text(root / "manifest.json", manifest.dump() + "\n");
@@ -126,7 +123,7 @@ saved_model load_model(const std::string& dir) {
     auto act = parse_activation(m.at("activation").as_string());
     if (!act)
       fail(manifest_path,
-           "unknown activation \"" + m.at("activation").as_string() + "\"");
+        "unknown activation \"" + m.at("activation").as_string() + "\"");
     spec.act = *act;
     spec.validate();
     auto net = make_model(spec);
@@ -148,16 +145,16 @@ saved_model load_model(const std::string& dir) {
       if (arr.shape != saved_shape(s))
         fail(file, "shape does not match the model in the manifest");
       std::copy(arr.data.begin(), arr.data.end(),
-                result.params.flat().begin() + result.params.offset(i));
+        result.params.flat().begin() + result.params.offset(i));
     }
     auto& input = doc.at("input");
     auto sc = parse_scaling(input.at("scaling").as_string());
     if (!sc)
       fail(manifest_path,
-           "unknown scaling \"" + input.at("scaling").as_string() + "\"");
+        "unknown scaling \"" + input.at("scaling").as_string() + "\"");
     result.input_scaling = *sc;
     for (auto [key, dst] : {std::pair{"shift", &result.transform.shift},
-                            std::pair{"scale", &result.transform.scale}}) {
+           std::pair{"scale", &result.transform.scale}}) {
       auto file = root / input.at(key).as_string();
       auto arr = read_npy(file.string());
       if (arr.data.size() != spec.inputs)

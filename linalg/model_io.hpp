@@ -31,8 +31,8 @@ struct saved_model {
 /// goes last, so a crash never leaves a manifest pointing at missing data.
 /// @throws std::runtime_error naming the file on any I/O error.
 void save_model(const std::string& dir, const model_spec& spec,
-                const parameter_set& params, scaling input_scaling,
-                const feature_transform& transform);
+  const parameter_set& params, scaling input_scaling,
+  const feature_transform& transform);
 
 /// Loads a model saved by save_model, checking every shape against the
 /// manifest's model description.

@@ -12,8 +12,8 @@ struct nesterov {
   float mu = 0.9f;
   float weight_decay = 0;
 
-  void update(float* __restrict w, const float* __restrict g,
-              float* const* s, size_t n, float lr, size_t) const {
+  void update(float* __restrict w, const float* __restrict g, float* const* s,
+    size_t n, float lr, size_t) const {
     const float m = mu, wd = weight_decay;
     float* __restrict v = s[0];
     for (size_t i = 0; i < n; ++i) {

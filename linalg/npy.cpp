@@ -121,8 +121,7 @@ struct header_fields {
 class header_parser {
 public:
   header_parser(const std::string& path, std::string_view text)
-    : path_(path), text_(text) {
-  }
+    : path_(path), text_(text) {}
 
   header_fields parse() {
     header_fields result;
@@ -169,8 +168,8 @@ public:
 
 private:
   [[noreturn]] void malformed(const std::string& what) const {
-    fail(path_, "malformed header at byte " + std::to_string(pos_) + ": "
-                  + what);
+    fail(
+      path_, "malformed header at byte " + std::to_string(pos_) + ": " + what);
   }
 
   template <class T>
@@ -265,12 +264,12 @@ private:
 } // namespace
 
 void write_npy(const std::string& path, const float* data, size_t count,
-               const std::vector<size_t>& shape) {
+  const std::vector<size_t>& shape) {
   auto n = element_count(shape);
   if (!n || *n != count)
-    throw std::invalid_argument(path + ": write_npy: shape "
-                                + shape_repr(shape) + " does not hold "
-                                + std::to_string(count) + " elements");
+    throw std::invalid_argument(path + ": write_npy: shape " + shape_repr(shape)
+                                + " does not hold " + std::to_string(count)
+                                + " elements");
   auto header = make_header(shape);
   auto tmp = path + ".tmp";
   auto write_failed = [&](const std::string& what, int err) {
@@ -287,7 +286,7 @@ void write_npy(const std::string& path, const float* data, size_t count,
     if constexpr (little_endian_host) {
       if (count > 0)
         out.write(reinterpret_cast<const char*>(data),
-                  static_cast<std::streamsize>(count * sizeof(float)));
+          static_cast<std::streamsize>(count * sizeof(float)));
     } else {
       std::vector<float> chunk;
       for (size_t i = 0; i < count; i += 4096) {
@@ -295,7 +294,7 @@ void write_npy(const std::string& path, const float* data, size_t count,
         chunk.assign(data + i, data + i + len);
         to_or_from_little_endian(chunk.data(), len);
         out.write(reinterpret_cast<const char*>(chunk.data()),
-                  static_cast<std::streamsize>(len * sizeof(float)));
+          static_cast<std::streamsize>(len * sizeof(float)));
       }
     }
     out.close();
@@ -351,8 +350,8 @@ npy_array read_npy(const std::string& path) {
     read_bytes(pre.data() + preamble_v1, preamble_v2 - preamble_v1);
     header_len = byte(8) | byte(9) << 8 | byte(10) << 16 | byte(11) << 24;
   } else {
-    fail(path, "unsupported .npy format version " + std::to_string(major)
-                 + "." + std::to_string(minor));
+    fail(path, "unsupported .npy format version " + std::to_string(major) + "."
+                 + std::to_string(minor));
   }
   if (header_len > file_size - preamble)
     fail(path, "truncated header: expected " + std::to_string(header_len)

@@ -20,7 +20,7 @@ struct npy_array {
 /// {c, r}. Writes to a temporary file and renames it into place.
 /// @throws std::runtime_error naming the file on any I/O failure.
 void write_npy(const std::string& path, const float* data, size_t count,
-               const std::vector<size_t>& shape);
+  const std::vector<size_t>& shape);
 
 /// Reads a .npy file written by write_npy or by numpy.save of a float32
 /// C-order array (versions 1.0, 2.0 and 3.0 of the format).

@@ -13,9 +13,9 @@
 namespace paramserv {
 
 std::optional<optimizer_kind> parse_optimizer_kind(std::string_view str) {
-  for (auto k : {optimizer_kind::sgd, optimizer_kind::momentum,
-                 optimizer_kind::nesterov, optimizer_kind::adagrad,
-                 optimizer_kind::adam})
+  for (auto k :
+    {optimizer_kind::sgd, optimizer_kind::momentum, optimizer_kind::nesterov,
+      optimizer_kind::adagrad, optimizer_kind::adam})
     if (str == to_string(k))
       return k;
   return std::nullopt;
@@ -38,10 +38,12 @@ const char* to_string(optimizer_kind k) {
 }
 
 void optimizer_options::validate() const {
-  auto in_unit = [](float x) { return x >= 0.0f && x < 1.0f; };
+  auto in_unit = [](float x) {
+    return x >= 0.0f && x < 1.0f;
+  };
   if (!in_unit(momentum))
-    throw std::invalid_argument("optimizer: momentum must be in [0, 1), got "
-                                + std::to_string(momentum));
+    throw std::invalid_argument(
+      "optimizer: momentum must be in [0, 1), got " + std::to_string(momentum));
   if (!in_unit(beta1) || !in_unit(beta2))
     throw std::invalid_argument("optimizer: adam betas must be in [0, 1)");
   if (!(epsilon > 0.0f))
@@ -51,8 +53,8 @@ void optimizer_options::validate() const {
                                 + std::to_string(weight_decay));
 }
 
-std::unique_ptr<optimizer> make_optimizer(const optimizer_options& opts,
-                                          size_t n) {
+std::unique_ptr<optimizer> make_optimizer(
+  const optimizer_options& opts, size_t n) {
   opts.validate();
   float wd = opts.weight_decay;
   switch (opts.kind) {

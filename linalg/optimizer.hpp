@@ -61,8 +61,8 @@ public:
   /// same parameters (Hogwild!): every parameter and state element is
   /// accessed through relaxed atomics. Concurrent steps may lose each
   /// other's writes, never tear a value.
-  virtual void update_relaxed(std::span<float> w, std::span<const float> g,
-                              float lr)
+  virtual void update_relaxed(
+    std::span<float> w, std::span<const float> g, float lr)
     = 0;
 
   /// Number of update steps applied so far.
@@ -72,8 +72,8 @@ public:
 /// Creates the update rule `opts` names, with zeroed state for `n`
 /// parameters.
 /// @throws std::invalid_argument for invalid options.
-std::unique_ptr<optimizer> make_optimizer(const optimizer_options& opts,
-                                          size_t n);
+std::unique_ptr<optimizer> make_optimizer(
+  const optimizer_options& opts, size_t n);
 
 /// Adapts an update-rule policy (see linalg/sgd.hpp for the shape) to the
 /// optimizer interface and owns its state arrays. Custom update rules plug
@@ -92,8 +92,7 @@ public:
     return size_;
   }
 
-  void update(std::span<float> w, std::span<const float> g,
-              float lr) override {
+  void update(std::span<float> w, std::span<const float> g, float lr) override {
     auto t = steps_.fetch_add(1, std::memory_order_relaxed) + 1;
     float* s[arrays + 1];
     for (size_t a = 0; a < arrays; ++a)
@@ -104,8 +103,8 @@ public:
   /// Stages blocks of parameters and state through relaxed atomic loads
   /// into local buffers, runs the (vectorised) rule on them, and writes
   /// them back with relaxed atomic stores.
-  void update_relaxed(std::span<float> w, std::span<const float> g,
-                      float lr) override {
+  void update_relaxed(
+    std::span<float> w, std::span<const float> g, float lr) override {
     constexpr size_t block = 512;
     auto t = steps_.fetch_add(1, std::memory_order_relaxed) + 1;
     float wbuf[block];

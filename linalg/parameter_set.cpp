@@ -29,16 +29,15 @@ basic_parameter_set<T>::basic_parameter_set(const basic_parameter_set& other)
 template <class T>
 basic_parameter_set<T>::basic_parameter_set(
   basic_parameter_set&& other) noexcept
-  : shapes_(std::move(other.shapes_)),
-    offsets_(std::move(other.offsets_)),
+  : shapes_(std::move(other.shapes_)), offsets_(std::move(other.offsets_)),
     buf_(std::move(other.buf_)) {
   bind();
   other.views_.clear();
 }
 
 template <class T>
-basic_parameter_set<T>&
-basic_parameter_set<T>::operator=(const basic_parameter_set& other) {
+basic_parameter_set<T>& basic_parameter_set<T>::operator=(
+  const basic_parameter_set& other) {
   if (this != &other) {
     shapes_ = other.shapes_;
     offsets_ = other.offsets_;
@@ -49,8 +48,8 @@ basic_parameter_set<T>::operator=(const basic_parameter_set& other) {
 }
 
 template <class T>
-basic_parameter_set<T>&
-basic_parameter_set<T>::operator=(basic_parameter_set&& other) noexcept {
+basic_parameter_set<T>& basic_parameter_set<T>::operator=(
+  basic_parameter_set&& other) noexcept {
   if (this != &other) {
     shapes_ = std::move(other.shapes_);
     offsets_ = std::move(other.offsets_);
@@ -69,8 +68,8 @@ void basic_parameter_set<T>::bind() {
   views_.clear();
   views_.reserve(shapes_.size());
   for (size_t i = 0; i < shapes_.size(); ++i)
-    views_.emplace_back(buf_.data() + offsets_[i], shapes_[i].rows,
-                        shapes_[i].cols, false, true);
+    views_.emplace_back(
+      buf_.data() + offsets_[i], shapes_[i].rows, shapes_[i].cols, false, true);
 }
 
 template <class T>
@@ -88,8 +87,8 @@ void basic_parameter_set<T>::zeros() {
 template class basic_parameter_set<float>;
 template class basic_parameter_set<double>;
 
-std::vector<key_range> split_keys(const std::vector<tensor_shape>& shapes,
-                                  size_t max_key_size) {
+std::vector<key_range> split_keys(
+  const std::vector<tensor_shape>& shapes, size_t max_key_size) {
   std::vector<key_range> keys;
   size_t offset = 0;
   for (uint32_t t = 0; t < shapes.size(); ++t) {
@@ -114,8 +113,8 @@ std::vector<key_range> split_keys(const std::vector<tensor_shape>& shapes,
   return keys;
 }
 
-size_t default_key_size(const std::vector<tensor_shape>& shapes,
-                        size_t shards) {
+size_t default_key_size(
+  const std::vector<tensor_shape>& shapes, size_t shards) {
   size_t total = 0;
   for (auto& s : shapes)
     total += s.size();
@@ -123,8 +122,8 @@ size_t default_key_size(const std::vector<tensor_shape>& shapes,
   return std::max<size_t>(1, (even + 3) / 4);
 }
 
-std::vector<uint32_t> assign_keys(const std::vector<key_range>& keys,
-                                  size_t shards) {
+std::vector<uint32_t> assign_keys(
+  const std::vector<key_range>& keys, size_t shards) {
   if (shards == 0)
     throw std::invalid_argument("assign_keys: zero shards");
   std::vector<size_t> order(keys.size());
@@ -148,14 +147,14 @@ std::vector<uint32_t> assign_keys(const std::vector<key_range>& keys,
 
 namespace paramserv {
 
-shard_map shard_map::make(const std::vector<tensor_shape>& shapes,
-                          size_t shards) {
+shard_map shard_map::make(
+  const std::vector<tensor_shape>& shapes, size_t shards) {
   shard_map result;
   result.keys = split_keys(shapes, default_key_size(shapes, shards));
   if (shards > result.keys.size())
-    throw std::invalid_argument(
-      "more shards (" + std::to_string(shards) + ") than parameter keys ("
-      + std::to_string(result.keys.size()) + ")");
+    throw std::invalid_argument("more shards (" + std::to_string(shards)
+                                + ") than parameter keys ("
+                                + std::to_string(result.keys.size()) + ")");
   result.owner = assign_keys(result.keys, shards);
   result.keys_of.resize(shards);
   result.sizes.assign(shards, 0);

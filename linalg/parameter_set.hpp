@@ -122,18 +122,17 @@ struct key_range {
 /// whole, larger ones are cut into column ranges of at most that many
 /// elements (at least one column each). Keys are ordered by offset and
 /// cover the buffer without gaps.
-std::vector<key_range> split_keys(const std::vector<tensor_shape>& shapes,
-                                  size_t max_key_size);
+std::vector<key_range> split_keys(
+  const std::vector<tensor_shape>& shapes, size_t max_key_size);
 
 /// The key size split_keys should use so that `shards` shards can balance:
 /// about a quarter of an even share of the elements.
-size_t default_key_size(const std::vector<tensor_shape>& shapes,
-                        size_t shards);
+size_t default_key_size(const std::vector<tensor_shape>& shapes, size_t shards);
 
 /// Assigns each key to one of `shards` shards so that element counts
 /// balance (largest key first onto the least loaded shard; ties go to the
 /// lower shard id). Returns the shard of each key.
-std::vector<uint32_t> assign_keys(const std::vector<key_range>& keys,
-                                  size_t shards);
+std::vector<uint32_t> assign_keys(
+  const std::vector<key_range>& keys, size_t shards);
 
 } // namespace paramserv

@@ -31,13 +31,13 @@ const char* to_string(partition_scheme s);
 /// Disjoint schemes: every row belongs to exactly one worker and sizes differ
 /// by at most one. Deterministic in (n, k, scheme, seed).
 /// @pre k > 0
-std::vector<std::vector<uint32_t>>
-partition_rows(size_t n, size_t k, partition_scheme scheme, uint64_t seed);
+std::vector<std::vector<uint32_t>> partition_rows(
+  size_t n, size_t k, partition_scheme scheme, uint64_t seed);
 
 /// Puts a worker's rows into this epoch's order: a permutation that depends
 /// only on (rows, seed, worker, epoch). Each worker calls it once per epoch
 /// on its own partition.
-void shuffle_epoch(std::vector<uint32_t>& rows, uint64_t seed, size_t worker,
-                   size_t epoch);
+void shuffle_epoch(
+  std::vector<uint32_t>& rows, uint64_t seed, size_t worker, size_t epoch);
 
 } // namespace paramserv

@@ -14,8 +14,7 @@ namespace paramserv {
 /// Not thread-safe; each thread or actor owns its own instance.
 class rng {
 public:
-  explicit rng(uint64_t seed) : state_(seed) {
-  }
+  explicit rng(uint64_t seed) : state_(seed) {}
 
   /// Derives an independent stream from a seed and up to two stream ids,
   /// e.g. `rng::derive(seed, worker, epoch)`.

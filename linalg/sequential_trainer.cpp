@@ -22,8 +22,8 @@ void validate(const train_options& opts, const dataset& train) {
   opts.schedule.validate();
 }
 
-sequential_trainer::sequential_trainer(const train_options& opts,
-                                       const dataset& train)
+sequential_trainer::sequential_trainer(
+  const train_options& opts, const dataset& train)
   : opts_(opts), train_(train) {
   validate(opts_, train_);
   model_ = make_model(opts_.model);
@@ -35,8 +35,8 @@ sequential_trainer::sequential_trainer(const train_options& opts,
   rows_ = partition_rows(train_.size(), 1, opts_.scheme, opts_.seed)[0];
 }
 
-sequential_trainer::epoch_result
-sequential_trainer::train_epoch(size_t epoch, const batch_hook& on_batch) {
+sequential_trainer::epoch_result sequential_trainer::train_epoch(
+  size_t epoch, const batch_hook& on_batch) {
   epoch_result result;
   shuffle_epoch(rows_, opts_.seed, 0, epoch);
   float lr = opts_.schedule.at(epoch);
@@ -60,9 +60,8 @@ sequential_trainer::train_epoch(size_t epoch, const batch_hook& on_batch) {
   return result;
 }
 
-std::vector<epoch_metrics> sequential_trainer::run(const dataset* test,
-                                                   const epoch_hook& on_epoch,
-                                                   const batch_hook& on_batch) {
+std::vector<epoch_metrics> sequential_trainer::run(
+  const dataset* test, const epoch_hook& on_epoch, const batch_hook& on_batch) {
   using clock = std::chrono::steady_clock;
   std::vector<epoch_metrics> result;
   auto start = clock::now();

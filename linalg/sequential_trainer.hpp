@@ -40,8 +40,7 @@ public:
   /// Trains opts.epochs epochs, evaluating on `test` (if not null) after
   /// each one. Returns the metrics of every epoch.
   std::vector<epoch_metrics> run(const dataset* test,
-                                 const epoch_hook& on_epoch = {},
-                                 const batch_hook& on_batch = {});
+    const epoch_hook& on_epoch = {}, const batch_hook& on_batch = {});
 
   /// Trains one epoch (zero-based `epoch`); returns the mean loss over its
   /// rows, the rows trained and the updates applied.

@@ -18,7 +18,7 @@ struct sgd {
   float weight_decay = 0;
 
   void update(float* __restrict w, const float* __restrict g, float* const*,
-              size_t n, float lr, size_t) const {
+    size_t n, float lr, size_t) const {
     const float wd = weight_decay;
     for (size_t i = 0; i < n; ++i)
       w[i] -= lr * (g[i] + wd * w[i]);

@@ -27,8 +27,7 @@ struct shard_map {
   /// Splits `shapes` into keys (default_key_size) and balances them over
   /// `shards` shards.
   /// @throws std::invalid_argument if there are more shards than keys.
-  static shard_map make(const std::vector<tensor_shape>& shapes,
-                        size_t shards);
+  static shard_map make(const std::vector<tensor_shape>& shapes, size_t shards);
 
   size_t shards() const {
     return keys_of.size();

@@ -11,8 +11,7 @@ template <class T>
 class basic_softmax_regression : public basic_mlp<T> {
 public:
   basic_softmax_regression(size_t inputs, size_t classes)
-    : basic_mlp<T>(make_spec(inputs, classes)) {
-  }
+    : basic_mlp<T>(make_spec(inputs, classes)) {}
 
   static model_spec make_spec(size_t inputs, size_t classes) {
     model_spec spec;

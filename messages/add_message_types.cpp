@@ -51,8 +51,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<worker_actor>("paramserv::worker_actor");
   cfg.add_message_type<server_shard_actor>("paramserv::server_shard_actor");
   cfg.add_message_type<scheduler_actor>("paramserv::scheduler_actor");
-  cfg.add_error_category(
-    caf::atom("paramserv"),
+  cfg.add_error_category(caf::atom("paramserv"),
     [](uint8_t code, caf::atom_value, const caf::message& ctx) {
       std::string result = "paramserv::";
       result += to_string(static_cast<errc>(code));

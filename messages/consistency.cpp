@@ -7,7 +7,7 @@ namespace paramserv {
 
 std::optional<consistency> parse_consistency(std::string_view str) {
   for (auto m : {consistency::bsp, consistency::asp, consistency::ssp,
-                 consistency::hogwild, consistency::sbp})
+         consistency::hogwild, consistency::sbp})
     if (str == to_string(m))
       return m;
   return std::nullopt;
@@ -31,8 +31,7 @@ const char* to_string(consistency m) {
 
 std::string to_string(const mode_setting& m) {
   std::string result = to_string(m.mode);
-  if (m.mode == consistency::ssp || m.mode == consistency::sbp)
-  {
+  if (m.mode == consistency::ssp || m.mode == consistency::sbp) {
     result += ':';
     result += std::to_string(m.param);
   }
@@ -54,9 +53,8 @@ mode_schedule parse_mode_schedule(std::string_view text) {
   size_t pos = 0;
   while (pos <= text.size()) {
     auto comma = text.find(',', pos);
-    auto entry = text.substr(pos, comma == std::string_view::npos
-                                    ? std::string_view::npos
-                                    : comma - pos);
+    auto entry = text.substr(pos,
+      comma == std::string_view::npos ? std::string_view::npos : comma - pos);
     auto bad = [&](const std::string& why) {
       return std::invalid_argument("entry \"" + std::string{entry}
                                    + "\": " + why
@@ -111,7 +109,7 @@ mode_setting mode_at(const mode_schedule& schedule, size_t epoch) {
 
 std::optional<update_frequency> parse_update_frequency(std::string_view str) {
   for (auto f : {update_frequency::batch, update_frequency::nbatches,
-                 update_frequency::epoch})
+         update_frequency::epoch})
     if (str == to_string(f))
       return f;
   return std::nullopt;

@@ -26,8 +26,8 @@ struct epoch_plan {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, epoch_plan& x) {
-  return f(caf::meta::type_name("epoch_plan"), x.job, x.epoch, x.mode, x.lr,
-           x.stop);
+  return f(
+    caf::meta::type_name("epoch_plan"), x.job, x.epoch, x.mode, x.lr, x.stop);
 }
 
 /// Worker -> scheduler: the worker finished an epoch.
@@ -51,8 +51,7 @@ struct epoch_report {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, epoch_report& x) {
   return f(caf::meta::type_name("epoch_report"), x.job, x.worker, x.epoch,
-           x.rows, x.loss_sum, x.pushes, x.staleness_sum, x.max_staleness,
-           x.clock);
+    x.rows, x.loss_sum, x.pushes, x.staleness_sum, x.max_staleness, x.clock);
 }
 
 /// Scheduler -> shard: how to apply pushes from now on.
@@ -83,8 +82,8 @@ struct commit_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, commit_request& x) {
-  return f(caf::meta::type_name("commit_request"), x.job, x.round, x.workers,
-           x.late);
+  return f(
+    caf::meta::type_name("commit_request"), x.job, x.round, x.workers, x.late);
 }
 
 /// Shard -> scheduler: counters since the last stats request.
@@ -103,8 +102,8 @@ struct shard_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_stats& x) {
-  return f(caf::meta::type_name("shard_stats"), x.updates, x.pushes,
-           x.measured, x.staleness_sum, x.max_staleness, x.dropped, x.rejected);
+  return f(caf::meta::type_name("shard_stats"), x.updates, x.pushes, x.measured,
+    x.staleness_sum, x.max_staleness, x.dropped, x.rejected);
 }
 
 /// Scheduler -> whoever ran the job: the per-epoch metrics (also sent one
@@ -121,14 +120,14 @@ struct run_result {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
   return f(caf::meta::type_name("epoch_metrics"), x.epoch, x.elapsed_s,
-           x.train_loss, x.test_loss, x.test_accuracy, x.samples_per_s, x.lr,
-           x.pushes, x.mean_staleness, x.max_staleness, x.max_clock_gap);
+    x.train_loss, x.test_loss, x.test_accuracy, x.samples_per_s, x.lr, x.pushes,
+    x.mean_staleness, x.max_staleness, x.max_clock_gap);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_result& x) {
   return f(caf::meta::type_name("run_result"), x.history,
-           float_buffer{x.params}, x.dropped, x.rejected, x.log);
+    float_buffer{x.params}, x.dropped, x.rejected, x.log);
 }
 
 } // namespace paramserv

@@ -31,7 +31,7 @@ const char* to_string(errc x);
 /// Makes a caf::error of category "paramserv" carrying a one-line reason.
 inline caf::error make_error(errc x, std::string reason) {
   return caf::error{static_cast<uint8_t>(x), caf::atom("paramserv"),
-                    caf::make_message(std::move(reason))};
+    caf::make_message(std::move(reason))};
 }
 
 } // namespace paramserv

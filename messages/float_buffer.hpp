@@ -34,8 +34,8 @@ typename Inspector::result_type inspect(Inspector& f, float_buffer x) {
     if (auto err = f(n))
       return err;
     if (n > max_message_floats)
-      return caf::make_error(caf::sec::invalid_argument,
-                             "float buffer too large");
+      return caf::make_error(
+        caf::sec::invalid_argument, "float buffer too large");
     x.xs.resize(n);
     return n > 0 ? f.apply_raw(n * sizeof(float), x.xs.data()) : caf::error{};
   } else {

@@ -30,7 +30,7 @@ struct gradient_push {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, gradient_push& x) {
   return f(caf::meta::type_name("gradient_push"), x.job, x.worker, x.clock,
-           x.version, x.rows, x.keys, x.lengths, float_buffer{x.values});
+    x.version, x.rows, x.keys, x.lengths, float_buffer{x.values});
 }
 
 /// Worker -> shard: asks for the current values of `keys` (all the shard's
@@ -59,7 +59,7 @@ struct parameter_slice {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, parameter_slice& x) {
   return f(caf::meta::type_name("parameter_slice"), x.job, x.version, x.keys,
-           x.lengths, float_buffer{x.values});
+    x.lengths, float_buffer{x.values});
 }
 
 } // namespace paramserv

@@ -19,11 +19,11 @@ namespace paramserv {
 /// - mode: switch between synchronous and asynchronous application and set
 ///   the learning rate;
 /// - stats: counters since the last stats request.
-using server_shard_actor = caf::typed_actor<
-  caf::replies_to<push_atom, gradient_push>::with<uint64_t>,
-  caf::replies_to<pull_atom, parameter_pull>::with<parameter_slice>,
-  caf::replies_to<commit_atom, commit_request>::with<uint64_t>,
-  caf::replies_to<mode_atom, shard_mode>::with<uint64_t>,
-  caf::replies_to<stats_atom>::with<shard_stats>>;
+using server_shard_actor
+  = caf::typed_actor<caf::replies_to<push_atom, gradient_push>::with<uint64_t>,
+    caf::replies_to<pull_atom, parameter_pull>::with<parameter_slice>,
+    caf::replies_to<commit_atom, commit_request>::with<uint64_t>,
+    caf::replies_to<mode_atom, shard_mode>::with<uint64_t>,
+    caf::replies_to<stats_atom>::with<shard_stats>>;
 
 } // namespace paramserv

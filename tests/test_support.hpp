@@ -56,7 +56,7 @@ struct temp_dir {
 
 /// Returns what() of the data_error that `f` throws and checks that it is a
 /// single line; fails the test when `f` throws nothing.
-template<class F>
+template <class F>
 std::string error_of(F f) {
   try {
     f();
@@ -85,8 +85,8 @@ inline dataset blobs(size_t n, uint64_t seed) {
     auto c = static_cast<uint32_t>(gen.below(3));
     d.y[j] = c;
     for (size_t i = 0; i < 4; ++i)
-      d.x(i, j) = static_cast<float>((i == c ? 3.0 : 0.0)
-                                     + gen.uniform(-1.0, 1.0));
+      d.x(i, j)
+        = static_cast<float>((i == c ? 3.0 : 0.0) + gen.uniform(-1.0, 1.0));
   }
   return d;
 }

@@ -20,8 +20,8 @@ scheduler_actor::behavior_type asp(scheduler_pointer self) {
   });
 }
 
-scheduler_actor::behavior_type behavior_of(scheduler_pointer self,
-                                           const mode_setting& m) {
+scheduler_actor::behavior_type behavior_of(
+  scheduler_pointer self, const mode_setting& m) {
   switch (m.mode) {
     case consistency::bsp:
       return bsp(self);

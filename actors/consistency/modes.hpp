@@ -15,7 +15,7 @@ scheduler_actor::behavior_type hogwild(scheduler_pointer self);
 scheduler_actor::behavior_type sbp(scheduler_pointer self, size_t backups);
 
 /// The behaviour of `m`.
-scheduler_actor::behavior_type behavior_of(scheduler_pointer self,
-                                           const mode_setting& m);
+scheduler_actor::behavior_type behavior_of(
+  scheduler_pointer self, const mode_setting& m);
 
 } // namespace paramserv

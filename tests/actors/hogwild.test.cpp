@@ -37,8 +37,8 @@ TEST_CASE("hogwild workers update one shard memory concurrently without a "
       std::vector<float> params(4800 + 16), grad(params.size()), slice;
       for (size_t t = 0; t < steps; ++t) {
         for (uint32_t s = 0; s < map.shards(); ++s)
-          map.scatter<relaxed_access>(s, board.shards[s]->values.data(),
-                                      params.data());
+          map.scatter<relaxed_access>(
+            s, board.shards[s]->values.data(), params.data());
         for (size_t i = 0; i < grad.size(); ++i)
           grad[i] = sign * 0.01f * params[i];
         for (uint32_t s = 0; s < map.shards(); ++s) {

@@ -85,8 +85,8 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 // shuffle_epoch(rows, seed, w, epoch); clock c's batch is worker 0's c-th
 // batch, then worker 1's, ... (workers out of batches skipped); one update
 // per clock with the union batch's mean gradient.
-std::vector<float> union_batch_reference(const train_options& opts, size_t k,
-                                         const dataset& train) {
+std::vector<float> union_batch_reference(
+  const train_options& opts, size_t k, const dataset& train) {
   auto net = make_model(opts.model);
   parameter_set params{net->shapes()};
   parameter_set grad{net->shapes()};
@@ -109,8 +109,8 @@ std::vector<float> union_batch_reference(const train_options& opts, size_t k,
         if (first >= parts[w].size())
           continue;
         size_t last = std::min(first + b, parts[w].size());
-        rows.insert(rows.end(), parts[w].begin() + first,
-                    parts[w].begin() + last);
+        rows.insert(
+          rows.end(), parts[w].begin() + first, parts[w].begin() + last);
       }
       gather_batch(train, rows.data(), rows.size(), batch, labels);
       net->gradient(params, batch, labels, grad);
@@ -121,8 +121,8 @@ std::vector<float> union_batch_reference(const train_options& opts, size_t k,
 }
 
 // Batches each worker gets per epoch.
-std::vector<size_t> batches_per_worker(const train_options& opts, size_t k,
-                                       size_t n) {
+std::vector<size_t> batches_per_worker(
+  const train_options& opts, size_t k, size_t n) {
   std::vector<size_t> result;
   for (auto& rows : partition_rows(n, k, opts.scheme, opts.seed))
     result.push_back((rows.size() + opts.batch_size - 1) / opts.batch_size);
@@ -417,13 +417,13 @@ TEST_CASE("a mode schedule switches modes at the stated epochs and trains "
   SUBCASE("bsp, then ssp:3, then asp") {
     schedule = "bsp@1,ssp:3@2,asp@3";
     expected = {"epoch 1: mode bsp", "epoch 2: mode ssp:3 (was bsp)",
-                "epoch 3: mode asp (was ssp:3)"};
+      "epoch 3: mode asp (was ssp:3)"};
   }
   SUBCASE("hogwild, then bsp, then sbp:1") {
     // From in-place updates back to messages and back to a barrier.
     schedule = "hogwild@1,bsp@2,sbp:1@4";
     expected = {"epoch 1: mode hogwild", "epoch 2: mode bsp (was hogwild)",
-                "epoch 4: mode sbp:1 (was bsp)"};
+      "epoch 4: mode sbp:1 (was bsp)"};
   }
   CAPTURE(schedule);
   std::vector<size_t> epochs_seen;
@@ -432,7 +432,9 @@ TEST_CASE("a mode schedule switches modes at the stated epochs and trains "
   hooks.on_epoch = [&](const epoch_metrics& m) {
     epochs_seen.push_back(m.epoch);
   };
-  hooks.on_log = [&](const std::string& line) { lines_seen.push_back(line); };
+  hooks.on_log = [&](const std::string& line) {
+    lines_seen.push_back(line);
+  };
   auto r = train_local(opts, local_with(3, schedule), train, nullptr, hooks);
   REQUIRE(r.history.size() == 4);
   CHECK(epochs_seen == std::vector<size_t>{1, 2, 3, 4});
@@ -487,11 +489,10 @@ TEST_CASE("validate refuses inconsistent parameter-server options and names "
   }
   CAPTURE(option);
   CHECK_THROWS_WITH_AS(validate(opts, local, *train),
-                       doctest::Contains(option.c_str()),
-                       std::invalid_argument);
+    doctest::Contains(option.c_str()), std::invalid_argument);
   // train_local checks the same before it starts anything.
-  CHECK_THROWS_AS(train_local(opts, local, train, nullptr),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+    train_local(opts, local, train, nullptr), std::invalid_argument);
 }
 
 TEST_CASE("validate accepts the boundary cases") {

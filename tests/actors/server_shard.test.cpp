@@ -73,23 +73,22 @@ struct fixture {
   }
 
   gradient_push make_push(uint32_t worker, uint64_t clock, uint64_t version,
-                          uint64_t rows, std::vector<float> values) const {
-    return gradient_push{job,
-                         worker,
-                         clock,
-                         version,
-                         rows,
-                         map->keys_of[0],
-                         map->lengths_of(0),
-                         std::move(values)};
+    uint64_t rows, std::vector<float> values) const {
+    return gradient_push{job, worker, clock, version, rows, map->keys_of[0],
+      map->lengths_of(0), std::move(values)};
   }
 
   // Sends a well-formed push; returns the shard's version.
   uint64_t push(gradient_push p) {
     uint64_t result = 0;
     self->request(shard, reply_timeout, push_atom::value, std::move(p))
-      .receive([&](uint64_t v) { result = v; },
-               [&](caf::error& err) { FAIL(sys.render(err)); });
+      .receive(
+        [&](uint64_t v) {
+          result = v;
+        },
+        [&](caf::error& err) {
+          FAIL(sys.render(err));
+        });
     return result;
   }
 
@@ -99,7 +98,9 @@ struct fixture {
     caf::error result;
     self->request(shard, reply_timeout, push_atom::value, std::move(p))
       .receive([&](uint64_t) {},
-               [&](caf::error& err) { result = std::move(err); });
+        [&](caf::error& err) {
+          result = std::move(err);
+        });
     return result;
   }
 
@@ -107,44 +108,64 @@ struct fixture {
     uint64_t result = 0;
     self
       ->request(shard, reply_timeout, mode_atom::value,
-                shard_mode{job, synchronous, lr})
-      .receive([&](uint64_t v) { result = v; },
-               [&](caf::error& err) { FAIL(sys.render(err)); });
+        shard_mode{job, synchronous, lr})
+      .receive(
+        [&](uint64_t v) {
+          result = v;
+        },
+        [&](caf::error& err) {
+          FAIL(sys.render(err));
+        });
     return result;
   }
 
-  uint64_t commit(std::vector<uint32_t> workers,
-                  std::vector<uint64_t> late = {}) {
+  uint64_t commit(
+    std::vector<uint32_t> workers, std::vector<uint64_t> late = {}) {
     uint64_t result = 0;
     self
       ->request(shard, reply_timeout, commit_atom::value,
-                commit_request{job, 1, std::move(workers), std::move(late)})
-      .receive([&](uint64_t v) { result = v; },
-               [&](caf::error& err) { FAIL(sys.render(err)); });
+        commit_request{job, 1, std::move(workers), std::move(late)})
+      .receive(
+        [&](uint64_t v) {
+          result = v;
+        },
+        [&](caf::error& err) {
+          FAIL(sys.render(err));
+        });
     return result;
   }
 
   parameter_slice pull() {
     parameter_slice result;
     self
-      ->request(shard, reply_timeout, pull_atom::value,
-                parameter_pull{job, 0, {}})
-      .receive([&](parameter_slice& s) { result = std::move(s); },
-               [&](caf::error& err) { FAIL(sys.render(err)); });
+      ->request(
+        shard, reply_timeout, pull_atom::value, parameter_pull{job, 0, {}})
+      .receive(
+        [&](parameter_slice& s) {
+          result = std::move(s);
+        },
+        [&](caf::error& err) {
+          FAIL(sys.render(err));
+        });
     return result;
   }
 
   shard_stats stats() {
     shard_stats result;
     self->request(shard, reply_timeout, stats_atom::value)
-      .receive([&](shard_stats& s) { result = s; },
-               [&](caf::error& err) { FAIL(sys.render(err)); });
+      .receive(
+        [&](shard_stats& s) {
+          result = s;
+        },
+        [&](caf::error& err) {
+          FAIL(sys.render(err));
+        });
     return result;
   }
 };
 
 void check_close(const std::vector<float>& actual,
-                 const std::vector<double>& expected, double tol) {
+  const std::vector<double>& expected, double tol) {
   REQUIRE(actual.size() == expected.size());
   for (size_t i = 0; i < actual.size(); ++i) {
     CAPTURE(i);
@@ -177,8 +198,8 @@ TEST_CASE("one synchronous clock applies exactly the row-weighted mean of "
   // sgd: w <- w - lr * (64 g0 + 64 g1 + 32 g2) / 160, computed in double.
   std::vector<double> expected(f.size());
   for (size_t i = 0; i < f.size(); ++i)
-    expected[i] = f.w0[i]
-                  - lr * (64.0 * g0[i] + 64.0 * g1[i] + 32.0 * g2[i]) / 160.0;
+    expected[i]
+      = f.w0[i] - lr * (64.0 * g0[i] + 64.0 * g1[i] + 32.0 * g2[i]) / 160.0;
   check_close(after.values, expected, 1e-6);
   auto s = f.stats();
   CHECK(s.pushes == 3);
@@ -240,15 +261,21 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
     expected = errc::not_finite;
   }
   SUBCASE("another job") {
-    spoil = [](gradient_push& p) { p.job = job + 1; };
+    spoil = [](gradient_push& p) {
+      p.job = job + 1;
+    };
     expected = errc::wrong_job;
   }
   SUBCASE("an unknown worker") {
-    spoil = [](gradient_push& p) { p.worker = 3; };
+    spoil = [](gradient_push& p) {
+      p.worker = 3;
+    };
     expected = errc::bad_worker;
   }
   SUBCASE("keys the shard does not own") {
-    spoil = [](gradient_push& p) { p.keys.back() += 1; };
+    spoil = [](gradient_push& p) {
+      p.keys.back() += 1;
+    };
   }
   SUBCASE("wrong lengths") {
     spoil = [](gradient_push& p) {
@@ -257,10 +284,14 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
     };
   }
   SUBCASE("too few values") {
-    spoil = [](gradient_push& p) { p.values.pop_back(); };
+    spoil = [](gradient_push& p) {
+      p.values.pop_back();
+    };
   }
   SUBCASE("too many values") {
-    spoil = [](gradient_push& p) { p.values.push_back(0.0f); };
+    spoil = [](gradient_push& p) {
+      p.values.push_back(0.0f);
+    };
   }
   REQUIRE(spoil);
   for (bool synchronous : {false, true}) {

@@ -36,8 +36,8 @@ outcome run(const std::string& args) {
 }
 
 // Parses the key=value pairs of the last line starting with `prefix`.
-std::map<std::string, std::string> fields(const std::string& output,
-                                          const std::string& prefix) {
+std::map<std::string, std::string> fields(
+  const std::string& output, const std::string& prefix) {
   std::map<std::string, std::string> result;
   std::istringstream in(output);
   std::string line, last;
@@ -69,19 +69,19 @@ TEST_CASE("train refuses invalid options with a one-line error") {
     const char* message;
   };
   for (auto b : {bad{"--model cnn", "--model: unknown model \"cnn\""},
-                 bad{"--optimizer rmsprop", "--optimizer: unknown"},
-                 bad{"--lr -1", "--lr: must be a positive number"},
-                 bad{"--batch-size 0", "--batch-size: must be positive"},
-                 bad{"--epochs 0", "--epochs: must be positive"},
-                 bad{"--hidden 200,x", "--hidden: expected a comma list"},
-                 bad{"--model softmax --hidden 5", "no hidden layers"},
-                 bad{"--activation sigmoid", "--activation: unknown"},
-                 bad{"--lr-schedule linear", "--lr-schedule: unknown"},
-                 bad{"--momentum 1.5", "momentum must be in [0, 1)"},
-                 bad{"--format parquet", "--format: unknown format"},
-                 bad{"--scale log", "--scale: unknown scaling"},
-                 bad{"--backend gpu", "--backend: unknown backend"},
-                 bad{"--no-such-flag", "unrecognised option"}}) {
+         bad{"--optimizer rmsprop", "--optimizer: unknown"},
+         bad{"--lr -1", "--lr: must be a positive number"},
+         bad{"--batch-size 0", "--batch-size: must be positive"},
+         bad{"--epochs 0", "--epochs: must be positive"},
+         bad{"--hidden 200,x", "--hidden: expected a comma list"},
+         bad{"--model softmax --hidden 5", "no hidden layers"},
+         bad{"--activation sigmoid", "--activation: unknown"},
+         bad{"--lr-schedule linear", "--lr-schedule: unknown"},
+         bad{"--momentum 1.5", "momentum must be in [0, 1)"},
+         bad{"--format parquet", "--format: unknown format"},
+         bad{"--scale log", "--scale: unknown scaling"},
+         bad{"--backend gpu", "--backend: unknown backend"},
+         bad{"--no-such-flag", "unrecognised option"}}) {
     CAPTURE(b.args);
     auto r = run(std::string{"train "} + b.args);
     CHECK(r.code == 2);
@@ -124,7 +124,9 @@ TEST_CASE("eval of a saved model reproduces the accuracy training printed") {
   std::string header, row, extra;
   std::getline(in, header);
   CHECK(header.rfind("epoch,elapsed_s,train_loss,test_loss,test_accuracy,"
-                     "samples_per_s", 0) == 0);
+                     "samples_per_s",
+          0)
+        == 0);
   CHECK(std::getline(in, row));
   CHECK(row.rfind("1,", 0) == 0);
   CHECK_FALSE(std::getline(in, extra));
@@ -167,31 +169,30 @@ TEST_CASE("train refuses invalid parameter-server options") {
     const char* message;
   };
   // Checked before any data is read...
-  for (auto b :
-       {bad{"--mode foo", "--mode: unknown mode \"foo\""},
-        bad{"--scheme foo", "--scheme: unknown scheme \"foo\""},
-        bad{"--staleness -1", "--staleness: must be >= 0, got -1"},
-        bad{"--backup-workers -1", "--backup-workers: must be >= 0"},
-        bad{"--workers 0", "--workers: need at least one worker"},
-        bad{"--shards 0", "--shards: need at least one shard"},
-        bad{"--mode sbp --backup-workers 2 --workers 2",
-            "--backup-workers: 2 backup workers need more workers than that "
-            "(--workers 2)"},
-        bad{"--mode-schedule bsp@1,sbp:3@2 --workers 3", "--backup-workers"},
-        bad{"--freq sometimes", "--freq: unknown frequency"},
-        bad{"--freq nbatches --nbatches 0", "--nbatches: must be positive"},
-        bad{"--mode-schedule bsp@2",
-            "--mode-schedule: entry \"bsp@2\": the first entry must start at "
-            "epoch 1"},
-        bad{"--mode-schedule ssp@1",
-            "--mode-schedule: entry \"ssp@1\": ssp needs a parameter"},
-        bad{"--mode-schedule bsp@1,asp@1",
-            "--mode-schedule: entry \"asp@1\": epochs must increase"},
-        bad{"--mode-schedule bsp@1 --mode asp",
-            "--mode-schedule replaces --mode"},
-        // ...and this one after loading Fashion-MNIST, because the number of
-        // keys depends on the model's inputs.
-        bad{"--shards 100000", "--shards: 100000 shards but the model has"}}) {
+  for (auto b : {bad{"--mode foo", "--mode: unknown mode \"foo\""},
+         bad{"--scheme foo", "--scheme: unknown scheme \"foo\""},
+         bad{"--staleness -1", "--staleness: must be >= 0, got -1"},
+         bad{"--backup-workers -1", "--backup-workers: must be >= 0"},
+         bad{"--workers 0", "--workers: need at least one worker"},
+         bad{"--shards 0", "--shards: need at least one shard"},
+         bad{"--mode sbp --backup-workers 2 --workers 2",
+           "--backup-workers: 2 backup workers need more workers than that "
+           "(--workers 2)"},
+         bad{"--mode-schedule bsp@1,sbp:3@2 --workers 3", "--backup-workers"},
+         bad{"--freq sometimes", "--freq: unknown frequency"},
+         bad{"--freq nbatches --nbatches 0", "--nbatches: must be positive"},
+         bad{"--mode-schedule bsp@2",
+           "--mode-schedule: entry \"bsp@2\": the first entry must start at "
+           "epoch 1"},
+         bad{"--mode-schedule ssp@1",
+           "--mode-schedule: entry \"ssp@1\": ssp needs a parameter"},
+         bad{"--mode-schedule bsp@1,asp@1",
+           "--mode-schedule: entry \"asp@1\": epochs must increase"},
+         bad{"--mode-schedule bsp@1 --mode asp",
+           "--mode-schedule replaces --mode"},
+         // ...and this one after loading Fashion-MNIST, because the number of
+         // keys depends on the model's inputs.
+         bad{"--shards 100000", "--shards: 100000 shards but the model has"}}) {
     CAPTURE(b.args);
     auto r = run(std::string{"train --epochs 1 "} + b.args);
     INFO(r.output);

@@ -32,8 +32,7 @@ batch make_batch(size_t features, size_t classes, size_t n, uint64_t seed) {
 
 // Relative error ||g - g_num|| / (||g|| + ||g_num||) of the analytic gradient
 // against central differences with step h.
-double gradient_error(basic_model<double>& net, const batch& b,
-                      uint64_t seed) {
+double gradient_error(basic_model<double>& net, const batch& b, uint64_t seed) {
   basic_parameter_set<double> params{net.shapes()};
   basic_parameter_set<double> grad{net.shapes()};
   net.initialize(params, seed);
@@ -93,7 +92,7 @@ TEST_CASE("the gradient check notices a wrong gradient") {
   struct skewed : basic_mlp<double> {
     using basic_mlp<double>::basic_mlp;
     double gradient(const params_type& p, const arma::mat& x,
-                    std::span<const uint32_t> y, params_type& g) override {
+      std::span<const uint32_t> y, params_type& g) override {
       auto r = basic_mlp<double>::gradient(p, x, y, g);
       for (auto& v : g.flat())
         v *= 1.01;
@@ -170,12 +169,12 @@ TEST_CASE("invalid model specs are refused with a reason") {
   spec.inputs = 4;
   spec.classes = 3;
   spec.kind = "cnn";
-  CHECK_THROWS_WITH_AS(make_model(spec), doctest::Contains("unknown kind"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+    make_model(spec), doctest::Contains("unknown kind"), std::invalid_argument);
   spec.kind = "mlp";
   spec.hidden = {5, 0};
-  CHECK_THROWS_WITH_AS(make_model(spec), doctest::Contains("width 0"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+    make_model(spec), doctest::Contains("width 0"), std::invalid_argument);
   spec.hidden = {};
   spec.classes = 1;
   CHECK_THROWS_AS(make_model(spec), std::invalid_argument);

@@ -51,15 +51,14 @@ TEST_CASE("json parses a nested document and reads it back through the "
 
 TEST_CASE("json accessors name the expected type and missing keys") {
   json doc = json::object{{"x", 1}};
-  CHECK_THROWS_WITH_AS(doc.at("y"), "json: missing key \"y\"",
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+    doc.at("y"), "json: missing key \"y\"", std::runtime_error);
   CHECK_THROWS_WITH_AS(doc.at("x").as_string(),
-                       "json: expected string, got number",
-                       std::runtime_error);
-  CHECK_THROWS_WITH_AS(doc.as_array(), "json: expected array, got object",
-                       std::runtime_error);
-  CHECK_THROWS_WITH_AS(json{}.as_bool(), "json: expected bool, got null",
-                       std::runtime_error);
+    "json: expected string, got number", std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+    doc.as_array(), "json: expected array, got object", std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+    json{}.as_bool(), "json: expected bool, got null", std::runtime_error);
 }
 
 TEST_CASE("json dump indents by two spaces and sorts object keys") {
@@ -99,7 +98,7 @@ TEST_CASE("json dump prints integers without a fraction and other numbers "
   CHECK(json{1e300}.dump() == "1e+300");
   CHECK(json{std::nan("")}.dump() == "null");
   for (double x : {0.1, 1.0 / 3.0, 2.0 / 3.0 * 1e-200, 123456.789e10,
-                   9007199254740993.0, -5e-324}) {
+         9007199254740993.0, -5e-324}) {
     INFO("x = " << x);
     CHECK(json::parse(json{x}.dump()).as_number() == x);
   }
@@ -109,8 +108,8 @@ TEST_CASE("json round-trips a document through dump and parse") {
   json doc = json::object{
     {"epochs", 3},
     {"history",
-     json::array{json::object{{"loss", 0.6931471805599453}, {"acc", 0.5}},
-                 json::object{{"loss", 0.25}, {"acc", 0.9123}}}},
+      json::array{json::object{{"loss", 0.6931471805599453}, {"acc", 0.5}},
+        json::object{{"loss", 0.25}, {"acc", 0.9123}}}},
     {"path", "C:\\data\\\"train\".npy"},
     {"notes", "tab\there\nnewline \x01 bell\x07 \xc3\xa9"},
   };
@@ -127,14 +126,13 @@ TEST_CASE("json round-trips a document through dump and parse") {
 TEST_CASE("json escapes quotes, backslashes and control characters") {
   CHECK(json{"a\"b\\c/d"}.dump() == R"("a\"b\\c/d")");
   CHECK(json{"\b\f\n\r\t"}.dump() == R"("\b\f\n\r\t")");
-  CHECK(json{std::string("\x00\x01\x1f", 3)}.dump()
-        == R"("\u0000\u0001\u001f")");
+  CHECK(
+    json{std::string("\x00\x01\x1f", 3)}.dump() == R"("\u0000\u0001\u001f")");
   CHECK(json{"caf\xc3\xa9"}.dump() == "\"caf\xc3\xa9\"");
 }
 
 TEST_CASE("json decodes escapes including \\u and surrogate pairs to UTF-8") {
-  CHECK(json::parse(R"("\"\\\/\b\f\n\r\t")").as_string()
-        == "\"\\/\b\f\n\r\t");
+  CHECK(json::parse(R"("\"\\\/\b\f\n\r\t")").as_string() == "\"\\/\b\f\n\r\t");
   CHECK(json::parse(R"("\u0041\u00e9\u20AC")").as_string()
         == "A\xc3\xa9\xe2\x82\xac");
   // U+1F600 GRINNING FACE is the surrogate pair D83D DE00.
@@ -168,8 +166,8 @@ TEST_CASE("json reports errors with line and column") {
           == "json: line 1, column 9: expected a string key, got '}'");
   }
   SUBCASE("an unterminated string") {
-    CHECK(parse_error("\"abc")
-          == "json: line 1, column 5: unterminated string");
+    CHECK(
+      parse_error("\"abc") == "json: line 1, column 5: unterminated string");
   }
   SUBCASE("a raw newline in a string") {
     CHECK(parse_error("[\"a\nb\"]")
@@ -194,14 +192,16 @@ TEST_CASE("json reports errors with line and column") {
     CHECK(parse_error("01")
           == "json: line 1, column 2: unexpected characters after the "
              "document");
-    CHECK(parse_error("1.") == "json: line 1, column 3: expected a digit "
-                               "after '.', got end of input");
-    CHECK(parse_error("-") == "json: line 1, column 2: expected a digit, got "
-                              "end of input");
-    CHECK(parse_error("+1")
-          == "json: line 1, column 1: expected a value, got '+'");
-    CHECK(parse_error("1e400")
-          == "json: line 1, column 1: number out of range");
+    CHECK(parse_error("1.")
+          == "json: line 1, column 3: expected a digit "
+             "after '.', got end of input");
+    CHECK(parse_error("-")
+          == "json: line 1, column 2: expected a digit, got "
+             "end of input");
+    CHECK(
+      parse_error("+1") == "json: line 1, column 1: expected a value, got '+'");
+    CHECK(
+      parse_error("1e400") == "json: line 1, column 1: number out of range");
   }
   SUBCASE("a misspelt literal") {
     CHECK(parse_error("[tru]")

@@ -47,8 +47,8 @@ std::string read_file(const std::string& path) {
 // Builds a .npy file by hand: preamble for version `major`.0, the dict
 // text verbatim plus '\n' (unaligned, which readers must accept), then the
 // floats in little-endian order (this test assumes a little-endian host).
-std::string make_npy(int major, const std::string& dict,
-                     const std::vector<float>& values) {
+std::string make_npy(
+  int major, const std::string& dict, const std::vector<float>& values) {
   std::string header = dict + '\n';
   std::string out = "\x93NUMPY";
   out += static_cast<char>(major);
@@ -62,7 +62,7 @@ std::string make_npy(int major, const std::string& dict,
   }
   out += header;
   out.append(reinterpret_cast<const char*>(values.data()),
-             values.size() * sizeof(float));
+    values.size() * sizeof(float));
   return out;
 }
 
@@ -95,8 +95,7 @@ bool same_bits(float x, float y) {
 bool have_numpy() {
   static const bool result
     = fs::exists("/usr/bin/python3")
-      && std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1")
-           == 0;
+      && std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
   return result;
 }
 
@@ -110,41 +109,312 @@ int run_python(const std::string& script, const std::string& arg) {
 //              .astype(np.float32))
 // i.e. format 1.0, shape (2, 3), values 0, 0.25, ..., 1.25.
 const unsigned char numpy_v1_2x3[] = {
-  0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0x00, 0x76, 0x00, 0x7b, 0x27,
-  0x64, 0x65, 0x73, 0x63, 0x72, 0x27, 0x3a, 0x20, 0x27, 0x3c, 0x66, 0x34,
-  0x27, 0x2c, 0x20, 0x27, 0x66, 0x6f, 0x72, 0x74, 0x72, 0x61, 0x6e, 0x5f,
-  0x6f, 0x72, 0x64, 0x65, 0x72, 0x27, 0x3a, 0x20, 0x46, 0x61, 0x6c, 0x73,
-  0x65, 0x2c, 0x20, 0x27, 0x73, 0x68, 0x61, 0x70, 0x65, 0x27, 0x3a, 0x20,
-  0x28, 0x32, 0x2c, 0x20, 0x33, 0x29, 0x2c, 0x20, 0x7d, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x0a, 0x00, 0x00, 0x00, 0x00,
-  0x00, 0x00, 0x80, 0x3e, 0x00, 0x00, 0x00, 0x3f, 0x00, 0x00, 0x40, 0x3f,
-  0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0xa0, 0x3f,
+  0x93,
+  0x4e,
+  0x55,
+  0x4d,
+  0x50,
+  0x59,
+  0x01,
+  0x00,
+  0x76,
+  0x00,
+  0x7b,
+  0x27,
+  0x64,
+  0x65,
+  0x73,
+  0x63,
+  0x72,
+  0x27,
+  0x3a,
+  0x20,
+  0x27,
+  0x3c,
+  0x66,
+  0x34,
+  0x27,
+  0x2c,
+  0x20,
+  0x27,
+  0x66,
+  0x6f,
+  0x72,
+  0x74,
+  0x72,
+  0x61,
+  0x6e,
+  0x5f,
+  0x6f,
+  0x72,
+  0x64,
+  0x65,
+  0x72,
+  0x27,
+  0x3a,
+  0x20,
+  0x46,
+  0x61,
+  0x6c,
+  0x73,
+  0x65,
+  0x2c,
+  0x20,
+  0x27,
+  0x73,
+  0x68,
+  0x61,
+  0x70,
+  0x65,
+  0x27,
+  0x3a,
+  0x20,
+  0x28,
+  0x32,
+  0x2c,
+  0x20,
+  0x33,
+  0x29,
+  0x2c,
+  0x20,
+  0x7d,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x0a,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x80,
+  0x3e,
+  0x00,
+  0x00,
+  0x00,
+  0x3f,
+  0x00,
+  0x00,
+  0x40,
+  0x3f,
+  0x00,
+  0x00,
+  0x80,
+  0x3f,
+  0x00,
+  0x00,
+  0xa0,
+  0x3f,
 };
 
 // Written by numpy 1.24.2:
 //   np.lib.format.write_array(f, np.array([1.5, -2.0, 3.25, 1e-3],
 //                             dtype=np.float32), version=(2, 0))
 const unsigned char numpy_v2_4[] = {
-  0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x02, 0x00, 0x74, 0x00, 0x00, 0x00,
-  0x7b, 0x27, 0x64, 0x65, 0x73, 0x63, 0x72, 0x27, 0x3a, 0x20, 0x27, 0x3c,
-  0x66, 0x34, 0x27, 0x2c, 0x20, 0x27, 0x66, 0x6f, 0x72, 0x74, 0x72, 0x61,
-  0x6e, 0x5f, 0x6f, 0x72, 0x64, 0x65, 0x72, 0x27, 0x3a, 0x20, 0x46, 0x61,
-  0x6c, 0x73, 0x65, 0x2c, 0x20, 0x27, 0x73, 0x68, 0x61, 0x70, 0x65, 0x27,
-  0x3a, 0x20, 0x28, 0x34, 0x2c, 0x29, 0x2c, 0x20, 0x7d, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-  0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x0a, 0x00, 0x00, 0xc0, 0x3f,
-  0x00, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x50, 0x40, 0x6f, 0x12, 0x83, 0x3a,
+  0x93,
+  0x4e,
+  0x55,
+  0x4d,
+  0x50,
+  0x59,
+  0x02,
+  0x00,
+  0x74,
+  0x00,
+  0x00,
+  0x00,
+  0x7b,
+  0x27,
+  0x64,
+  0x65,
+  0x73,
+  0x63,
+  0x72,
+  0x27,
+  0x3a,
+  0x20,
+  0x27,
+  0x3c,
+  0x66,
+  0x34,
+  0x27,
+  0x2c,
+  0x20,
+  0x27,
+  0x66,
+  0x6f,
+  0x72,
+  0x74,
+  0x72,
+  0x61,
+  0x6e,
+  0x5f,
+  0x6f,
+  0x72,
+  0x64,
+  0x65,
+  0x72,
+  0x27,
+  0x3a,
+  0x20,
+  0x46,
+  0x61,
+  0x6c,
+  0x73,
+  0x65,
+  0x2c,
+  0x20,
+  0x27,
+  0x73,
+  0x68,
+  0x61,
+  0x70,
+  0x65,
+  0x27,
+  0x3a,
+  0x20,
+  0x28,
+  0x34,
+  0x2c,
+  0x29,
+  0x2c,
+  0x20,
+  0x7d,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x20,
+  0x0a,
+  0x00,
+  0x00,
+  0xc0,
+  0x3f,
+  0x00,
+  0x00,
+  0x00,
+  0xc0,
+  0x00,
+  0x00,
+  0x50,
+  0x40,
+  0x6f,
+  0x12,
+  0x83,
+  0x3a,
 };
 
-const std::vector<float> quarter_steps = {0.0f, 0.25f, 0.5f,
-                                          0.75f, 1.0f, 1.25f};
+const std::vector<float> quarter_steps
+  = {0.0f, 0.25f, 0.5f, 0.75f, 1.0f, 1.25f};
 
 } // namespace
 
@@ -159,13 +429,11 @@ TEST_CASE("write_npy and read_npy round-trip the shape and every bit") {
   }
   SUBCASE("a vector of special values") {
     shape = {7};
-    values = {-0.0f,
-              std::numeric_limits<float>::infinity(),
-              -std::numeric_limits<float>::infinity(),
-              std::numeric_limits<float>::quiet_NaN(),
-              std::numeric_limits<float>::denorm_min(),
-              std::numeric_limits<float>::max(),
-              -1.0e-3f};
+    values = {-0.0f, std::numeric_limits<float>::infinity(),
+      -std::numeric_limits<float>::infinity(),
+      std::numeric_limits<float>::quiet_NaN(),
+      std::numeric_limits<float>::denorm_min(),
+      std::numeric_limits<float>::max(), -1.0e-3f};
   }
   SUBCASE("a scalar with the empty shape") {
     shape = {};
@@ -230,7 +498,7 @@ TEST_CASE("write_npy lays out the header exactly as numpy.save does") {
     {{2, 3}, 118, prefix + "'shape': (2, 3), }"},
     {{123456789, 0}, 118, prefix + "'shape': (123456789, 0), }"},
     {std::vector<size_t>(16, 1), 182,
-     prefix + "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), }"},
+      prefix + "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), }"},
   };
   temp_dir dir;
   auto path = dir / "x.npy";
@@ -246,7 +514,7 @@ TEST_CASE("write_npy lays out the header exactly as numpy.save does") {
     auto bytes = read_file(path);
     REQUIRE(bytes.size() == 10 + header_len + 4 * count);
     CHECK((static_cast<unsigned char>(bytes[8])
-           | static_cast<unsigned char>(bytes[9]) << 8)
+            | static_cast<unsigned char>(bytes[9]) << 8)
           == static_cast<int>(header_len));
     auto header = bytes.substr(10, header_len);
     CHECK(header.substr(0, dict.size()) == dict);
@@ -356,56 +624,56 @@ TEST_CASE("read_npy rejects malformed files with a one-line error naming the "
   }
   SUBCASE("big-endian floats") {
     write_file(path, make_npy(1,
-                                "{'descr': '>f4', 'fortran_order': False, "
-                                "'shape': (2, 3), }",
-                                six));
+                       "{'descr': '>f4', 'fortran_order': False, "
+                       "'shape': (2, 3), }",
+                       six));
     check_read_error(path, "unsupported dtype '>f4'");
   }
   SUBCASE("doubles") {
     write_file(path, make_npy(1,
-                                "{'descr': '<f8', 'fortran_order': False, "
-                                "'shape': (3,), }",
-                                six));
+                       "{'descr': '<f8', 'fortran_order': False, "
+                       "'shape': (3,), }",
+                       six));
     check_read_error(path, "unsupported dtype '<f8'");
   }
   SUBCASE("a structured dtype") {
     write_file(path, make_npy(1,
-                                "{'descr': [('a', '<f4')], 'fortran_order': "
-                                "False, 'shape': (6,), }",
-                                six));
+                       "{'descr': [('a', '<f4')], 'fortran_order': "
+                       "False, 'shape': (6,), }",
+                       six));
     check_read_error(path, "unsupported dtype");
   }
   SUBCASE("Fortran order") {
     write_file(path, make_npy(1,
-                                "{'descr': '<f4', 'fortran_order': True, "
-                                "'shape': (2, 3), }",
-                                six));
+                       "{'descr': '<f4', 'fortran_order': True, "
+                       "'shape': (2, 3), }",
+                       six));
     check_read_error(path, "Fortran-order arrays are not supported");
   }
   SUBCASE("a missing key") {
-    write_file(path,
-               make_npy(1, "{'descr': '<f4', 'fortran_order': False}", six));
+    write_file(
+      path, make_npy(1, "{'descr': '<f4', 'fortran_order': False}", six));
     check_read_error(path, "missing key 'shape'");
   }
   SUBCASE("an unknown key") {
     write_file(path, make_npy(1,
-                                "{'descr': '<f4', 'fortran_order': False, "
-                                "'shape': (2, 3), 'extra': 1}",
-                                six));
+                       "{'descr': '<f4', 'fortran_order': False, "
+                       "'shape': (2, 3), 'extra': 1}",
+                       six));
     check_read_error(path, "unexpected key 'extra'");
   }
   SUBCASE("a negative extent") {
     write_file(path, make_npy(1,
-                                "{'descr': '<f4', 'fortran_order': False, "
-                                "'shape': (-2, 3), }",
-                                six));
+                       "{'descr': '<f4', 'fortran_order': False, "
+                       "'shape': (-2, 3), }",
+                       six));
     check_read_error(path, "malformed header");
   }
   SUBCASE("a shape whose size overflows") {
     write_file(path, make_npy(1,
-                                "{'descr': '<f4', 'fortran_order': False, "
-                                "'shape': (4294967296, 4294967296), }",
-                                six));
+                       "{'descr': '<f4', 'fortran_order': False, "
+                       "'shape': (4294967296, 4294967296), }",
+                       six));
     check_read_error(path, "too large");
   }
   SUBCASE("garbage after the dict") {
@@ -427,8 +695,8 @@ TEST_CASE("write_npy replaces an existing file and leaves no temporary file") {
 TEST_CASE("write_npy reports a shape that does not match the count") {
   temp_dir dir;
   auto path = dir / "x.npy";
-  CHECK_THROWS_AS(write_npy(path, quarter_steps.data(), 6, {4, 2}),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(
+    write_npy(path, quarter_steps.data(), 6, {4, 2}), std::invalid_argument);
   CHECK_FALSE(fs::exists(path));
 }
 
@@ -488,8 +756,7 @@ TEST_CASE("numpy and paramserv read each other's files") {
                   "a = np.arange(6, dtype=np.float32).reshape(2, 3)\n"
                   "np.save(d + '/fortran.npy', np.asfortranarray(a))\n"
                   "np.save(d + '/big.npy', a.astype('>f4'))";
-    REQUIRE(run_python(script, fs::path{fortran}.parent_path().string())
-            == 0);
+    REQUIRE(run_python(script, fs::path{fortran}.parent_path().string()) == 0);
     check_read_error(fortran, "Fortran-order");
     check_read_error(big, "unsupported dtype '>f4'");
   }

@@ -60,10 +60,10 @@ TEST_CASE("every update rule converges to the optimum of a quadratic") {
     size_t steps;
   };
   for (auto s : {setting{optimizer_kind::sgd, 0.1f, 400},
-                 setting{optimizer_kind::momentum, 0.05f, 400},
-                 setting{optimizer_kind::nesterov, 0.05f, 400},
-                 setting{optimizer_kind::adagrad, 1.0f, 3000},
-                 setting{optimizer_kind::adam, 0.02f, 3000}}) {
+         setting{optimizer_kind::momentum, 0.05f, 400},
+         setting{optimizer_kind::nesterov, 0.05f, 400},
+         setting{optimizer_kind::adagrad, 1.0f, 3000},
+         setting{optimizer_kind::adam, 0.02f, 3000}}) {
     CAPTURE(to_string(s.kind));
     for (float lambda : {0.0f, 0.5f}) {
       CAPTURE(lambda);
@@ -100,7 +100,7 @@ TEST_CASE("optimizer state shards with the parameters") {
   // Two shards, each owning the state of its half, take exactly the steps
   // one optimizer over the whole vector takes.
   for (auto k : {optimizer_kind::momentum, optimizer_kind::nesterov,
-                 optimizer_kind::adagrad, optimizer_kind::adam}) {
+         optimizer_kind::adagrad, optimizer_kind::adam}) {
     CAPTURE(to_string(k));
     optimizer_options opts;
     opts.kind = k;
@@ -127,12 +127,11 @@ TEST_CASE("invalid optimizer options are refused") {
   optimizer_options opts;
   opts.momentum = 1.5f;
   CHECK_THROWS_WITH_AS(make_optimizer(opts, 1), doctest::Contains("momentum"),
-                       std::invalid_argument);
+    std::invalid_argument);
   opts = {};
   opts.weight_decay = -1.0f;
   CHECK_THROWS_WITH_AS(make_optimizer(opts, 1),
-                       doctest::Contains("weight decay"),
-                       std::invalid_argument);
+    doctest::Contains("weight decay"), std::invalid_argument);
 }
 
 TEST_CASE("learning-rate schedules follow their formulas") {
@@ -156,9 +155,9 @@ TEST_CASE("learning-rate schedules follow their formulas") {
 
 TEST_CASE("a relaxed (Hogwild!) update equals a plain one in one thread") {
   // 1300 parameters: more than one staging block, and a partial last one.
-  for (auto k : {optimizer_kind::sgd, optimizer_kind::momentum,
-                 optimizer_kind::nesterov, optimizer_kind::adagrad,
-                 optimizer_kind::adam}) {
+  for (auto k :
+    {optimizer_kind::sgd, optimizer_kind::momentum, optimizer_kind::nesterov,
+      optimizer_kind::adagrad, optimizer_kind::adam}) {
     CAPTURE(to_string(k));
     optimizer_options opts;
     opts.kind = k;

@@ -42,8 +42,9 @@ TEST_CASE("the sequential trainer learns separable blobs") {
     CAPTURE(kind);
     sequential_trainer t{small_options(kind), train};
     size_t batches_seen = 0;
-    auto history = t.run(
-      &test, {}, [&](size_t, size_t, size_t, double) { ++batches_seen; });
+    auto history = t.run(&test, {}, [&](size_t, size_t, size_t, double) {
+      ++batches_seen;
+    });
     REQUIRE(history.size() == 5);
     CHECK(batches_seen == 5 * 38); // ceil(600 / 16) per epoch
     CHECK(history.front().pushes == 38);
@@ -73,12 +74,11 @@ TEST_CASE("invalid training options are refused before training") {
   auto opts = small_options("softmax");
   opts.batch_size = 0;
   CHECK_THROWS_WITH_AS(sequential_trainer(opts, train),
-                       doctest::Contains("batch size"),
-                       std::invalid_argument);
+    doctest::Contains("batch size"), std::invalid_argument);
   opts = small_options("softmax");
   opts.model.inputs = 5;
   CHECK_THROWS_WITH_AS(sequential_trainer(opts, train),
-                       doctest::Contains("features"), std::invalid_argument);
+    doctest::Contains("features"), std::invalid_argument);
 }
 
 TEST_CASE("a saved model loads back with the same parameters and transform") {
@@ -103,10 +103,8 @@ TEST_CASE("a saved model loads back with the same parameters and transform") {
   // A tensor file whose shape disagrees with the manifest is refused.
   write_npy((dir / "W2.npy").string(), t.params().flat().data(), 6, {2, 3});
   CHECK_THROWS_WITH_AS(load_model(dir.string()),
-                       doctest::Contains("W2.npy: shape"),
-                       std::runtime_error);
+    doctest::Contains("W2.npy: shape"), std::runtime_error);
   std::filesystem::remove_all(dir);
   CHECK_THROWS_WITH_AS(load_model(dir.string()),
-                       doctest::Contains("manifest.json"),
-                       std::runtime_error);
+    doctest::Contains("manifest.json"), std::runtime_error);
 }
