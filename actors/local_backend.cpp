@@ -13,6 +13,7 @@
 #include "actors/worker.hpp"
 #include "linalg/sequential_trainer.hpp"
 #include "messages/add_message_types.hpp"
+#include "messages/errc.hpp"
 
 namespace paramserv {
 
@@ -47,6 +48,14 @@ local_result train_local(const train_options& opts, const local_options& local,
   std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
   const local_hooks& hooks) {
   validate(opts, local, *train);
+  if (test && test->size() > 0
+      && (test->features() != train->features()
+          || test->classes > train->classes))
+    throw std::invalid_argument(
+      "the test set has " + std::to_string(test->features()) + " features and "
+      + std::to_string(test->classes) + " classes; the training set "
+      + std::to_string(train->features()) + " and "
+      + std::to_string(train->classes));
   caf::actor_system_config cfg;
   add_message_types(cfg);
   size_t threads = local.threads;
@@ -121,6 +130,7 @@ local_result train_local(const train_options& opts, const local_options& local,
       self->send(w, start_atom::value);
     // The scheduler answers the run request when training ends; meanwhile
     // it sends each epoch's metrics and its log lines.
+    self->monitor(sched);
     self->send(sched, run_atom::value);
     bool done = false;
     while (!done) {
@@ -144,6 +154,12 @@ local_result train_local(const train_options& opts, const local_options& local,
         },
         [&](caf::error& err) {
           failure = std::move(err);
+          done = true;
+        },
+        [&](caf::down_msg& down) {
+          failure = down.reason
+                      ? down.reason
+                      : make_error(errc::job_failed, "the scheduler stopped");
           done = true;
         },
         caf::after(std::chrono::milliseconds(100)) >>

@@ -194,9 +194,19 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
       st.ending = false;
       st.max_gap = 0;
       st.epoch_start = clock_type::now();
+      if (std::none_of(
+            st.slots.begin(), st.slots.end(), [](const worker_slot& s) {
+              return s.live;
+            })) {
+        finish(self, make_error(errc::job_failed, "every worker died"));
+        return;
+      }
       for (auto& slot : st.slots) {
         slot.report = epoch_report{};
         slot.epoch_clock = 0;
+        // Late marks never outlive their epoch: every push of the last one
+        // was acknowledged before its worker reported.
+        slot.late_until = slot.clock;
         if (!slot.live)
           continue;
         slot.active = true;

@@ -16,6 +16,8 @@ caf::error check_push(const server_shard_state& st, const gradient_push& p) {
     return make_error(errc::wrong_job, "push of job " + std::to_string(p.job)
                                          + ", shard serves job "
                                          + std::to_string(st.cfg.job));
+  if (p.rows == 0)
+    return make_error(errc::bad_shape, "push of zero rows");
   if (p.worker >= st.cfg.workers)
     return make_error(
       errc::bad_worker, "unknown worker " + std::to_string(p.worker));
@@ -153,6 +155,7 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
           errc::wrong_job, "mode of job " + std::to_string(m.job));
       st.synchronous = m.synchronous;
       st.lr = m.lr;
+      st.drop_until.assign(st.drop_until.size(), 0);
       for (auto& p : st.pending)
         p.reset();
       return st.mem->version.load(std::memory_order_relaxed);

@@ -160,7 +160,7 @@ void request_pushes(worker_pointer self, size_t rows) {
     p.job = st.cfg.job;
     p.worker = st.cfg.id;
     p.clock = st.clock;
-    p.version = st.versions[s];
+    p.version = st.computed_from[s];
     p.rows = rows;
     p.keys = st.cfg.map->keys_of[s];
     p.lengths = st.lengths[s];
@@ -212,8 +212,8 @@ void push_all(worker_pointer self, size_t rows) {
   size_t shards = st.cfg.shards.size();
   if (pipelined(st)) {
     // asp lets the worker compute its next unit while the shards apply this
-    // one: at most one unit is in flight, so the worker's own staleness is
-    // at most one push (recorded by the shards like any other).
+    // one: at most one unit is in flight, so the worker's own staleness
+    // grows by at most one push (the shards record it: see computed_from).
     st.outstanding = 2 * shards + 1;
     st.in_flight = true;
     st.then = [=] {
@@ -276,6 +276,9 @@ void run_unit(worker_pointer self) {
     return;
   }
   st.delayed = false;
+  // Under pipelined asp a pull may land between this compute and its push:
+  // the push must name the versions the gradient was computed from.
+  st.computed_from = st.versions;
   double before = st.report.loss_sum;
   size_t rows = compute_unit(st);
   count_rows(st, rows, st.report.loss_sum - before);
@@ -352,6 +355,7 @@ worker_actor::behavior_type worker(worker_pointer self, worker_config cfg) {
   st.grad = parameter_set{st.net->shapes()};
   st.acc = parameter_set{st.net->shapes()};
   st.versions.assign(cfg.shards.size(), 0);
+  st.computed_from = st.versions;
   for (uint32_t s = 0; s < cfg.shards.size(); ++s)
     st.lengths.push_back(cfg.map->lengths_of(s));
   st.cfg = std::move(cfg);

@@ -72,6 +72,8 @@ struct worker_state {
   uint64_t clock = 0;
   /// Shard versions seen at the last pull.
   std::vector<uint64_t> versions;
+  /// Shard versions the last computed update started from.
+  std::vector<uint64_t> computed_from;
   /// Replies still awaited, and what to do once they all arrived.
   size_t outstanding = 0;
   std::function<void()> then;

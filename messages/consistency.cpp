@@ -83,7 +83,8 @@ mode_schedule parse_mode_schedule(std::string_view text) {
       if (!takes_param)
         throw bad(std::string{name} + " takes no parameter");
       int64_t p = 0;
-      if (!parse_number(head.substr(colon + 1), p) || p < 0)
+      if (!parse_number(head.substr(colon + 1), p) || p < 0
+          || p > int64_t{UINT32_MAX})
         throw bad("parameter is not a non-negative integer");
       sw.mode.param = static_cast<uint32_t>(p);
     }

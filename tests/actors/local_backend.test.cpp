@@ -495,6 +495,17 @@ TEST_CASE("validate refuses inconsistent parameter-server options and names "
     train_local(opts, local, train, nullptr), std::invalid_argument);
 }
 
+TEST_CASE("train_local refuses a test set that does not fit the model") {
+  // Found in review: such a test set made the scheduler throw during
+  // validation, and train_local then waited forever.
+  auto train = blobs(60, 13);
+  auto test = std::make_shared<dataset>(*blobs(30, 14));
+  test->x.resize(5, test->x.n_cols);
+  CHECK_THROWS_WITH_AS(
+    train_local(small_options(), local_with(2, "bsp@1"), train, test),
+    doctest::Contains("the test set has 5 features"), std::invalid_argument);
+}
+
 TEST_CASE("validate accepts the boundary cases") {
   auto train = blobs(50, 12);
   auto opts = small_options();

@@ -288,6 +288,11 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
       p.values.pop_back();
     };
   }
+  SUBCASE("zero rows (its weight in a mean would be 0/0)") {
+    spoil = [](gradient_push& p) {
+      p.rows = 0;
+    };
+  }
   SUBCASE("too many values") {
     spoil = [](gradient_push& p) {
       p.values.push_back(0.0f);
