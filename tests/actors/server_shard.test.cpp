@@ -78,18 +78,24 @@ struct fixture {
       map->lengths_of(0), std::move(values)};
   }
 
-  // Sends a well-formed push; returns the shard's version.
-  uint64_t push(gradient_push p) {
-    uint64_t result = 0;
-    self->request(shard, reply_timeout, push_atom::value, std::move(p))
+  // Asks the shard and returns its reply; an error reply fails the test.
+  template <class T, class... Ts>
+  T ask(Ts... xs) {
+    T result{};
+    self->request(shard, reply_timeout, std::move(xs)...)
       .receive(
-        [&](uint64_t v) {
-          result = v;
+        [&](T& x) {
+          result = std::move(x);
         },
         [&](caf::error& err) {
           FAIL(sys.render(err));
         });
     return result;
+  }
+
+  // Sends a well-formed push; returns the shard's version.
+  uint64_t push(gradient_push p) {
+    return ask<uint64_t>(push_atom::value, std::move(p));
   }
 
   // Sends a malformed push; returns the error the shard refused it with
@@ -105,62 +111,21 @@ struct fixture {
   }
 
   uint64_t set_mode(bool synchronous, float lr) {
-    uint64_t result = 0;
-    self
-      ->request(shard, reply_timeout, mode_atom::value,
-        shard_mode{job, synchronous, lr})
-      .receive(
-        [&](uint64_t v) {
-          result = v;
-        },
-        [&](caf::error& err) {
-          FAIL(sys.render(err));
-        });
-    return result;
+    return ask<uint64_t>(mode_atom::value, shard_mode{job, synchronous, lr});
   }
 
   uint64_t commit(
     std::vector<uint32_t> workers, std::vector<uint64_t> late = {}) {
-    uint64_t result = 0;
-    self
-      ->request(shard, reply_timeout, commit_atom::value,
-        commit_request{job, 1, std::move(workers), std::move(late)})
-      .receive(
-        [&](uint64_t v) {
-          result = v;
-        },
-        [&](caf::error& err) {
-          FAIL(sys.render(err));
-        });
-    return result;
+    return ask<uint64_t>(commit_atom::value,
+      commit_request{job, 1, std::move(workers), std::move(late)});
   }
 
   parameter_slice pull() {
-    parameter_slice result;
-    self
-      ->request(
-        shard, reply_timeout, pull_atom::value, parameter_pull{job, 0, {}})
-      .receive(
-        [&](parameter_slice& s) {
-          result = std::move(s);
-        },
-        [&](caf::error& err) {
-          FAIL(sys.render(err));
-        });
-    return result;
+    return ask<parameter_slice>(pull_atom::value, parameter_pull{job, 0, {}});
   }
 
   shard_stats stats() {
-    shard_stats result;
-    self->request(shard, reply_timeout, stats_atom::value)
-      .receive(
-        [&](shard_stats& s) {
-          result = s;
-        },
-        [&](caf::error& err) {
-          FAIL(sys.render(err));
-        });
-    return result;
+    return ask<shard_stats>(stats_atom::value);
   }
 };
 
