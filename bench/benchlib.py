@@ -51,10 +51,28 @@ def run(system, argv, extra_env):
     return summary
 
 
+MIN_ROUNDS = 5
+
+
+def spread(values, fmt):
+    """'median [min-max]' of `values`, each formatted with `fmt`."""
+    return (f"{statistics.median(values):{fmt}} "
+            f"[{min(values):{fmt}}-{max(values):{fmt}}]")
+
+
+def check_rounds(parser, rounds):
+    """Refuses fewer rounds than a figure needs to show its spread."""
+    if rounds < MIN_ROUNDS:
+        parser.error(f"--rounds must be at least {MIN_ROUNDS} (got {rounds}):"
+                     " figures are reported as median [min-max]")
+
+
 def compare(title, rounds, commands, baseline):
     """Runs `commands(round)` -> [(system, argv, env)] for each round and
-    prints the table and the ratios of every system to `baseline`.
-    Returns {system: median samples/s}."""
+    prints, per system, samples/s and accuracy as median [min-max] over the
+    rounds, and its ratio to `baseline`: the ratio is taken within each
+    round (both measured minutes apart), then summarised the same way.
+    Returns {system: [samples/s of each round]}."""
     speed, accuracy, systems = {}, {}, []
     for r in range(rounds):
         print(f"round {r + 1}/{rounds}", file=sys.stderr, flush=True)
@@ -69,13 +87,13 @@ def compare(title, rounds, commands, baseline):
             accuracy[system].append(acc)
             print(f"    {sps:.0f} samples/s, accuracy {acc:.4f}",
                   file=sys.stderr, flush=True)
-    median = {s: statistics.median(speed[s]) for s in systems}
-    print(f"\n{title}, {rounds} rounds")
-    print(f"{'system':<18} {'samples/s median [min-max]':>32} "
-          f"{'accuracy':>9} {'ratio':>6}")
+    print(f"\n{title}, {rounds} interleaved rounds, median [min-max]")
+    print(f"{'system':<16} {'samples/s':>26} {'accuracy':>24} "
+          f"{'ratio to ' + baseline:>24}")
     for s in systems:
-        spread = f"{median[s]:.0f} [{min(speed[s]):.0f}-{max(speed[s]):.0f}]"
-        print(f"{s:<18} {spread:>32} {statistics.median(accuracy[s]):>9.4f} "
-              f"{median[s] / median[baseline]:>6.2f}")
-    print(f"(ratio: samples/s over {baseline}'s, medians)")
-    return median
+        ratios = [a / b for a, b in zip(speed[s], speed[baseline])]
+        print(f"{s:<16} {spread(speed[s], '.0f'):>26} "
+              f"{spread(accuracy[s], '.4f'):>24} "
+              f"{spread(ratios, '.2f'):>24}")
+    print(f"(ratio: samples/s over {baseline}'s in the same round)")
+    return speed

@@ -18,19 +18,20 @@ excluded), as each run's summary line reports it.
 
 import argparse
 
-from benchlib import compare
+from benchlib import check_rounds, compare
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--paramserv", default="build/paramserv")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--optimizer", default="sgd")
     p.add_argument("--lr", default="0.1")
     args = p.parse_args()
-    if args.rounds <= 0 or args.epochs <= 0:
-        p.error("--rounds and --epochs must be positive")
+    check_rounds(p, args.rounds)
+    if args.epochs <= 0:
+        p.error("--epochs must be positive")
 
     def commands(r):
         common = [args.paramserv, "train", "--model", "mlp", "--hidden",

@@ -23,7 +23,7 @@ import argparse
 import os
 import sys
 
-from benchlib import compare
+from benchlib import check_rounds, compare
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SINGLE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -33,7 +33,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--paramserv", default="build/paramserv",
                    help="paramserv binary (default build/paramserv)")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--model", choices=["mlp", "softmax"], default="mlp")
     p.add_argument("--seed", type=int, default=1,
@@ -41,8 +41,9 @@ def parse_args():
     p.add_argument("--python", default="/usr/bin/python3",
                    help="interpreter with torch for torch_baseline.py")
     args = p.parse_args()
-    if args.rounds <= 0 or args.epochs <= 0:
-        p.error("--rounds and --epochs must be positive")
+    check_rounds(p, args.rounds)
+    if args.epochs <= 0:
+        p.error("--epochs must be positive")
     return args
 
 
