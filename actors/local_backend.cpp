@@ -11,7 +11,7 @@
 #include "actors/scheduler.hpp"
 #include "actors/server_shard.hpp"
 #include "actors/worker.hpp"
-#include "linalg/sequential_trainer.hpp"
+#include "linalg/train/sequential_trainer.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errc.hpp"
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "linalg/dataset.hpp"
-#include "linalg/metrics.hpp"
-#include "linalg/parameter_set.hpp"
-#include "linalg/train_options.hpp"
-#include "messages/consistency.hpp"
+#include "linalg/data/dataset.hpp"
+#include "linalg/train/metrics.hpp"
+#include "linalg/core/parameter_set.hpp"
+#include "linalg/train/train_options.hpp"
+#include "linalg/train/consistency.hpp"
 
 namespace paramserv {
 

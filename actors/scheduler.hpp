@@ -12,12 +12,12 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "linalg/dataset.hpp"
-#include "linalg/model.hpp"
-#include "linalg/parameter_set.hpp"
-#include "linalg/shard_map.hpp"
-#include "linalg/train_options.hpp"
-#include "messages/consistency.hpp"
+#include "linalg/data/dataset.hpp"
+#include "linalg/models/model.hpp"
+#include "linalg/core/parameter_set.hpp"
+#include "linalg/core/shard_map.hpp"
+#include "linalg/train/train_options.hpp"
+#include "linalg/train/consistency.hpp"
 #include "messages/scheduler_actor.hpp"
 #include "messages/server_shard_actor.hpp"
 

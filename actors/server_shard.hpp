@@ -9,8 +9,8 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/shard_memory.hpp"
-#include "linalg/optimizer.hpp"
-#include "linalg/shard_map.hpp"
+#include "linalg/optim/optimizer.hpp"
+#include "linalg/core/shard_map.hpp"
 #include "messages/server_shard_actor.hpp"
 
 namespace paramserv {

@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "linalg/optimizer.hpp"
+#include "linalg/optim/optimizer.hpp"
 
 namespace paramserv {
 

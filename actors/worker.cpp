@@ -5,7 +5,7 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "linalg/partition.hpp"
+#include "linalg/data/partition.hpp"
 #include "messages/errc.hpp"
 
 namespace paramserv {

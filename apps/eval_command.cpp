@@ -4,9 +4,9 @@
 #include <string>
 
 #include "apps/options.hpp"
-#include "linalg/blas_threads.hpp"
-#include "linalg/load.hpp"
-#include "linalg/model_io.hpp"
+#include "linalg/core/blas_threads.hpp"
+#include "linalg/data/load.hpp"
+#include "linalg/io/model_io.hpp"
 
 namespace po = boost::program_options;
 

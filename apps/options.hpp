@@ -7,9 +7,9 @@
 
 #include <boost/program_options.hpp>
 
-#include "linalg/dataset.hpp"
-#include "linalg/feature_transform.hpp"
-#include "linalg/load.hpp"
+#include "linalg/data/dataset.hpp"
+#include "linalg/data/feature_transform.hpp"
+#include "linalg/data/load.hpp"
 
 namespace paramserv::app {
 

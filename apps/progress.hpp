@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "linalg/metrics.hpp"
+#include "linalg/train/metrics.hpp"
 
 namespace paramserv::app {
 

@@ -11,10 +11,10 @@
 #include "apps/options.hpp"
 #include "apps/progress.hpp"
 #include "actors/local_backend.hpp"
-#include "linalg/blas_threads.hpp"
-#include "linalg/data_error.hpp"
-#include "linalg/model_io.hpp"
-#include "linalg/sequential_trainer.hpp"
+#include "linalg/core/blas_threads.hpp"
+#include "linalg/data/data_error.hpp"
+#include "linalg/io/model_io.hpp"
+#include "linalg/train/sequential_trainer.hpp"
 
 namespace po = boost::program_options;
 

@@ -6,8 +6,8 @@
 
 #include <caf/meta/type_name.hpp>
 
-#include "linalg/metrics.hpp"
-#include "messages/consistency.hpp"
+#include "linalg/train/metrics.hpp"
+#include "linalg/train/consistency.hpp"
 #include "messages/float_buffer.hpp"
 
 namespace paramserv {

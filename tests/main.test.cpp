@@ -1,7 +1,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "linalg/blas_threads.hpp"
+#include "linalg/core/blas_threads.hpp"
 
 int main(int argc, char** argv) {
   // Tests run beside each other on two cores; OpenBLAS' own threads would

@@ -10,9 +10,9 @@
 
 #include <doctest/doctest.h>
 
-#include "linalg/data_error.hpp"
-#include "linalg/dataset.hpp"
-#include "linalg/random.hpp"
+#include "linalg/data/data_error.hpp"
+#include "linalg/data/dataset.hpp"
+#include "linalg/core/random.hpp"
 
 // Helpers shared by the test files; nothing here is part of paramserv.
 namespace paramserv::test {

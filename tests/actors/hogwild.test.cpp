@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "actors/shard_memory.hpp"
-#include "linalg/optimizer.hpp"
-#include "linalg/shard_map.hpp"
+#include "linalg/optim/optimizer.hpp"
+#include "linalg/core/shard_map.hpp"
 
 using namespace paramserv;
 

@@ -20,12 +20,12 @@
 #include <unistd.h>
 
 #include "actors/local_backend.hpp"
-#include "linalg/feature_transform.hpp"
-#include "linalg/model_io.hpp"
-#include "linalg/optimizer.hpp"
-#include "linalg/partition.hpp"
-#include "linalg/random.hpp"
-#include "linalg/sequential_trainer.hpp"
+#include "linalg/data/feature_transform.hpp"
+#include "linalg/io/model_io.hpp"
+#include "linalg/optim/optimizer.hpp"
+#include "linalg/data/partition.hpp"
+#include "linalg/core/random.hpp"
+#include "linalg/train/sequential_trainer.hpp"
 #include "tests/test_support.hpp"
 
 using namespace paramserv;

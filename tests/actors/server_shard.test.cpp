@@ -15,7 +15,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/server_shard.hpp"
-#include "linalg/random.hpp"
+#include "linalg/core/random.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errc.hpp"
 

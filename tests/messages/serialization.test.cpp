@@ -14,7 +14,7 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 
-#include "linalg/random.hpp"
+#include "linalg/core/random.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/parameter_messages.hpp"
 

@@ -1,0 +1,143 @@
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "linalg/core/access.hpp"
+
+namespace paramserv {
+
+/// Server-side update rules.
+enum class optimizer_kind { sgd, momentum, nesterov, adagrad, adam };
+
+/// Parses "sgd", "momentum", "nesterov", "adagrad" or "adam".
+std::optional<optimizer_kind> parse_optimizer_kind(std::string_view str);
+
+/// Returns the name parse_optimizer_kind accepts.
+const char* to_string(optimizer_kind k);
+
+/// Hyper-parameters of an update rule. Plain struct, defaults in-class.
+struct optimizer_options {
+  /// Default: sgd.
+  optimizer_kind kind = optimizer_kind::sgd;
+  /// Momentum coefficient mu of momentum and nesterov. Default: 0.9.
+  float momentum = 0.9f;
+  /// Adam's decay rates. Default: 0.9 and 0.999.
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  /// Added to denominators of adagrad and adam. Default: 1e-8.
+  float epsilon = 1e-8f;
+  /// L2 weight decay lambda: the rule sees g + lambda * w. Default: 0.
+  float weight_decay = 0.0f;
+
+  /// Throws std::invalid_argument("optimizer: ...") for a value out of range
+  /// (momentum and betas in [0, 1), epsilon > 0, weight decay >= 0).
+  void validate() const;
+};
+
+/// An update rule together with its state for exactly size() parameters:
+/// the parameters of one shard (or of a whole model). Sharding the model
+/// shards the state with it: a shard owns the optimizer of its elements.
+/// Not thread-safe.
+class optimizer {
+public:
+  virtual ~optimizer() = default;
+
+  /// Number of parameters whose state this instance holds.
+  virtual size_t size() const = 0;
+
+  /// Applies one update step with learning rate `lr` to `w` given its
+  /// gradient `g`. Both spans must have size() elements.
+  virtual void update(std::span<float> w, std::span<const float> g, float lr)
+    = 0;
+
+  /// Like update(), but safe to call from several threads at once on the
+  /// same parameters (Hogwild!): every parameter and state element is
+  /// accessed through relaxed atomics. Concurrent steps may lose each
+  /// other's writes, never tear a value.
+  virtual void update_relaxed(
+    std::span<float> w, std::span<const float> g, float lr)
+    = 0;
+
+  /// Number of update steps applied so far.
+  virtual size_t steps() const = 0;
+};
+
+/// Creates the update rule `opts` names, with zeroed state for `n`
+/// parameters.
+/// @throws std::invalid_argument for invalid options.
+std::unique_ptr<optimizer> make_optimizer(
+  const optimizer_options& opts, size_t n);
+
+/// Adapts an update-rule policy (see linalg/sgd.hpp for the shape) to the
+/// optimizer interface and owns its state arrays. Custom update rules plug
+/// in the same way.
+template <class Rule>
+class basic_optimizer final : public optimizer {
+public:
+  static constexpr size_t arrays = Rule::state_arrays;
+
+  basic_optimizer(Rule rule, size_t n) : rule_(rule), size_(n) {
+    for (size_t a = 0; a < arrays; ++a)
+      state_[a].assign(n, 0.0f);
+  }
+
+  size_t size() const override {
+    return size_;
+  }
+
+  void update(std::span<float> w, std::span<const float> g, float lr) override {
+    auto t = steps_.fetch_add(1, std::memory_order_relaxed) + 1;
+    float* s[arrays + 1];
+    for (size_t a = 0; a < arrays; ++a)
+      s[a] = state_[a].data();
+    rule_.update(w.data(), g.data(), s, size_, lr, t);
+  }
+
+  /// Stages blocks of parameters and state through relaxed atomic loads
+  /// into local buffers, runs the (vectorised) rule on them, and writes
+  /// them back with relaxed atomic stores.
+  void update_relaxed(
+    std::span<float> w, std::span<const float> g, float lr) override {
+    constexpr size_t block = 512;
+    auto t = steps_.fetch_add(1, std::memory_order_relaxed) + 1;
+    float wbuf[block];
+    float sbuf[arrays + 1][block];
+    float* s[arrays + 1];
+    for (size_t a = 0; a < arrays; ++a)
+      s[a] = sbuf[a];
+    for (size_t first = 0; first < size_; first += block) {
+      size_t m = std::min(block, size_ - first);
+      float* wp = w.data() + first;
+      for (size_t i = 0; i < m; ++i)
+        wbuf[i] = relaxed_access::load(wp + i);
+      for (size_t a = 0; a < arrays; ++a)
+        for (size_t i = 0; i < m; ++i)
+          sbuf[a][i] = relaxed_access::load(state_[a].data() + first + i);
+      rule_.update(wbuf, g.data() + first, s, m, lr, t);
+      for (size_t i = 0; i < m; ++i)
+        relaxed_access::store(wp + i, wbuf[i]);
+      for (size_t a = 0; a < arrays; ++a)
+        for (size_t i = 0; i < m; ++i)
+          relaxed_access::store(state_[a].data() + first + i, sbuf[a][i]);
+    }
+  }
+
+  size_t steps() const override {
+    return steps_.load(std::memory_order_relaxed);
+  }
+
+private:
+  Rule rule_;
+  std::vector<float> state_[arrays + 1];
+  size_t size_;
+  std::atomic<size_t> steps_{0};
+};
+
+} // namespace paramserv

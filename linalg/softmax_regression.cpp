@@ -1,8 +1,0 @@
-#include "linalg/softmax_regression.hpp"
-
-namespace paramserv {
-
-template class basic_softmax_regression<float>;
-template class basic_softmax_regression<double>;
-
-} // namespace paramserv

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "linalg/optim/lr_schedule.hpp"
+#include "linalg/models/model.hpp"
+#include "linalg/optim/optimizer.hpp"
+#include "linalg/data/partition.hpp"
+
+namespace paramserv {
+
+/// What to train and how: the options every backend shares. Plain struct,
+/// defaults in-class (cf. leveldb::Options).
+struct train_options {
+  /// The model; `inputs` and `classes` come from the training data.
+  model_spec model;
+  /// The server-side update rule.
+  optimizer_options optimizer;
+  /// Learning rate and its schedule. Default: constant 0.01.
+  lr_schedule schedule;
+  /// Rows per mini-batch (per worker). Default: 64.
+  size_t batch_size = 64;
+  /// Passes over the training data. Default: 10.
+  size_t epochs = 10;
+  /// Seeds initialisation, partitioning and shuffling. Default: 1.
+  uint64_t seed = 1;
+  /// How rows are split among workers. Default: disjoint_contiguous.
+  partition_scheme scheme = partition_scheme::disjoint_contiguous;
+};
+
+} // namespace paramserv

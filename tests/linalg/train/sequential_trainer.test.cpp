@@ -1,0 +1,110 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <utility>
+
+#include <unistd.h>
+
+#include "linalg/io/model_io.hpp"
+#include "linalg/io/npy.hpp"
+#include "linalg/core/random.hpp"
+#include "linalg/train/sequential_trainer.hpp"
+#include "tests/test_support.hpp"
+
+using namespace paramserv;
+
+namespace {
+
+using test::blobs;
+
+train_options small_options(const std::string& kind) {
+  train_options opts;
+  opts.model.kind = kind;
+  opts.model.inputs = 4;
+  opts.model.classes = 3;
+  if (kind == "mlp")
+    opts.model.hidden = {8};
+  opts.optimizer.kind = optimizer_kind::adam;
+  opts.schedule.base = 0.01f;
+  opts.batch_size = 16;
+  opts.epochs = 5;
+  opts.seed = 9;
+  return opts;
+}
+
+} // namespace
+
+TEST_CASE("the sequential trainer learns separable blobs") {
+  auto train = blobs(600, 1);
+  auto test = blobs(200, 2);
+  for (auto kind : {"softmax", "mlp"}) {
+    CAPTURE(kind);
+    sequential_trainer t{small_options(kind), train};
+    size_t batches_seen = 0;
+    auto history = t.run(&test, {}, [&](size_t, size_t, size_t, double) {
+      ++batches_seen;
+    });
+    REQUIRE(history.size() == 5);
+    CHECK(batches_seen == 5 * 38); // ceil(600 / 16) per epoch
+    CHECK(history.front().pushes == 38);
+    CHECK(history.back().test_accuracy > 0.95);
+    CHECK(history.back().train_loss < history.front().train_loss);
+  }
+}
+
+TEST_CASE("the same seed gives the same model, another seed another") {
+  auto train = blobs(300, 3);
+  auto opts = small_options("mlp");
+  opts.epochs = 2;
+  sequential_trainer a{opts, train}, b{opts, train};
+  a.run(nullptr);
+  b.run(nullptr);
+  auto fa = a.params().flat(), fb = b.params().flat();
+  CHECK(std::equal(fa.begin(), fa.end(), fb.begin()));
+  opts.seed = 10;
+  sequential_trainer c{opts, train};
+  c.run(nullptr);
+  auto fc = c.params().flat();
+  CHECK_FALSE(std::equal(fa.begin(), fa.end(), fc.begin()));
+}
+
+TEST_CASE("invalid training options are refused before training") {
+  auto train = blobs(50, 4);
+  auto opts = small_options("softmax");
+  opts.batch_size = 0;
+  CHECK_THROWS_WITH_AS(sequential_trainer(opts, train),
+    doctest::Contains("batch size"), std::invalid_argument);
+  opts = small_options("softmax");
+  opts.model.inputs = 5;
+  CHECK_THROWS_WITH_AS(sequential_trainer(opts, train),
+    doctest::Contains("features"), std::invalid_argument);
+}
+
+TEST_CASE("a saved model loads back with the same parameters and transform") {
+  auto train = blobs(200, 5);
+  auto opts = small_options("mlp");
+  opts.epochs = 1;
+  sequential_trainer t{opts, train};
+  t.run(nullptr);
+  auto tf = feature_transform::fit(scaling::standardize, train);
+  auto dir = std::filesystem::temp_directory_path()
+             / ("paramserv-model-" + std::to_string(::getpid()));
+  save_model(dir.string(), opts.model, t.params(), scaling::standardize, tf);
+  auto loaded = load_model(dir.string());
+  CHECK(loaded.spec.layers() == std::vector<size_t>{4, 8, 3});
+  CHECK(loaded.input_scaling == scaling::standardize);
+  auto fa = t.params().flat();
+  auto fb = std::as_const(loaded.params).flat();
+  REQUIRE(fa.size() == fb.size());
+  CHECK(std::equal(fa.begin(), fa.end(), fb.begin()));
+  CHECK(arma::approx_equal(loaded.transform.shift, tf.shift, "absdiff", 0));
+  CHECK(arma::approx_equal(loaded.transform.scale, tf.scale, "absdiff", 0));
+  // A tensor file whose shape disagrees with the manifest is refused.
+  write_npy((dir / "W2.npy").string(), t.params().flat().data(), 6, {2, 3});
+  CHECK_THROWS_WITH_AS(load_model(dir.string()),
+    doctest::Contains("W2.npy: shape"), std::runtime_error);
+  std::filesystem::remove_all(dir);
+  CHECK_THROWS_WITH_AS(load_model(dir.string()),
+    doctest::Contains("manifest.json"), std::runtime_error);
+}
