@@ -25,9 +25,9 @@ done
 
 packages=(cmake g++ make libcaf-dev libarmadillo-dev libopenblas-dev
           libboost-program-options-dev doctest-dev zlib1g-dev
-          dataset-fashion-mnist)
+          nlohmann-json3-dev python3-numpy dataset-fashion-mnist)
 if [ "$bench" = ON ]; then
-  packages+=(python3-torch python3-numpy)
+  packages+=(python3-torch)
 fi
 
 missing=()

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -71,6 +72,24 @@ std::string error_of(F f) {
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// Whether /usr/bin/python3 can import numpy, for the optional
+/// interoperability checks.
+inline bool have_numpy() {
+  static const bool result
+    = std::filesystem::exists("/usr/bin/python3")
+      && std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
+  return result;
+}
+
+/// Runs `script` with /usr/bin/python3 -c and `arg` as sys.argv[1]; returns
+/// what std::system returns (0 on success). The script goes into double
+/// quotes for the shell, so it must not contain '"', '$', '`' or '\\'; `arg`
+/// must not contain "'".
+inline int run_python(const std::string& script, const std::string& arg) {
+  auto cmd = "/usr/bin/python3 -c \"" + script + "\" '" + arg + "'";
+  return std::system(cmd.c_str());
 }
 
 /// Three Gaussian blobs in 4-D, `n` rows: linearly separable, so any sound

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "linalg/io/posix_file.hpp"
+
 // Format reference: numpy/lib/format.py and NEP 1 ("A simple file format for
 // NumPy arrays"). A file is the magic "\x93NUMPY", a major and a minor
 // version byte, the header length (uint16 little-endian in version 1.0,
@@ -103,6 +105,37 @@ void to_or_from_little_endian(float* data, size_t count) {
       auto x = std::bit_cast<uint32_t>(data[i]);
       x = (x >> 24) | ((x >> 8) & 0xff00u) | ((x << 8) & 0xff0000u) | (x << 24);
       data[i] = std::bit_cast<float>(x);
+    }
+  }
+}
+
+// The header for `shape`, after checking that it holds `count` elements.
+std::string checked_header(
+  const std::string& path, size_t count, const std::vector<size_t>& shape) {
+  auto n = element_count(shape);
+  if (!n || *n != count)
+    throw std::invalid_argument(path + ": write_npy: shape " + shape_repr(shape)
+                                + " does not hold " + std::to_string(count)
+                                + " elements");
+  return make_header(shape);
+}
+
+// Passes the header and then the data, in little-endian order, to
+// `out(const char* bytes, size_t size)`.
+template <class Out>
+void write_bytes(
+  const std::string& header, const float* data, size_t count, Out out) {
+  out(header.data(), header.size());
+  if constexpr (little_endian_host) {
+    if (count > 0)
+      out(reinterpret_cast<const char*>(data), count * sizeof(float));
+  } else {
+    std::vector<float> chunk;
+    for (size_t i = 0; i < count; i += 4096) {
+      auto len = std::min<size_t>(4096, count - i);
+      chunk.assign(data + i, data + i + len);
+      to_or_from_little_endian(chunk.data(), len);
+      out(reinterpret_cast<const char*>(chunk.data()), len * sizeof(float));
     }
   }
 }
@@ -265,12 +298,7 @@ private:
 
 void write_npy(const std::string& path, const float* data, size_t count,
   const std::vector<size_t>& shape) {
-  auto n = element_count(shape);
-  if (!n || *n != count)
-    throw std::invalid_argument(path + ": write_npy: shape " + shape_repr(shape)
-                                + " does not hold " + std::to_string(count)
-                                + " elements");
-  auto header = make_header(shape);
+  auto header = checked_header(path, count, shape);
   auto tmp = path + ".tmp";
   auto write_failed = [&](const std::string& what, int err) {
     std::error_code ignored;
@@ -282,21 +310,9 @@ void write_npy(const std::string& path, const float* data, size_t count,
     std::ofstream out{tmp, std::ios::binary | std::ios::trunc};
     if (!out)
       write_failed("cannot open", errno);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    if constexpr (little_endian_host) {
-      if (count > 0)
-        out.write(reinterpret_cast<const char*>(data),
-          static_cast<std::streamsize>(count * sizeof(float)));
-    } else {
-      std::vector<float> chunk;
-      for (size_t i = 0; i < count; i += 4096) {
-        auto len = std::min<size_t>(4096, count - i);
-        chunk.assign(data + i, data + i + len);
-        to_or_from_little_endian(chunk.data(), len);
-        out.write(reinterpret_cast<const char*>(chunk.data()),
-          static_cast<std::streamsize>(len * sizeof(float)));
-      }
-    }
+    write_bytes(header, data, count, [&](const char* bytes, size_t size) {
+      out.write(bytes, static_cast<std::streamsize>(size));
+    });
     out.close();
     if (!out)
       write_failed("cannot write", errno);
@@ -308,6 +324,14 @@ void write_npy(const std::string& path, const float* data, size_t count,
     std::filesystem::remove(tmp, ignored);
     fail(path, "cannot rename " + tmp + " into place: " + ec.message());
   }
+}
+
+void write_npy_to(detail::posix_file& out, const float* data, size_t count,
+  const std::vector<size_t>& shape) {
+  auto header = checked_header(out.path(), count, shape);
+  write_bytes(header, data, count, [&](const char* bytes, size_t size) {
+    out.write(bytes, size);
+  });
 }
 
 npy_array read_npy(const std::string& path) {

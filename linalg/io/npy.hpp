@@ -6,6 +6,10 @@
 
 namespace paramserv {
 
+namespace detail {
+class posix_file; // linalg/io/posix_file.hpp
+} // namespace detail
+
 /// A float32 array read from a NumPy .npy file: its shape and its elements
 /// in C (row-major) order.
 struct npy_array {
@@ -20,6 +24,14 @@ struct npy_array {
 /// {c, r}. Writes to a temporary file and renames it into place.
 /// @throws std::runtime_error naming the file on any I/O failure.
 void write_npy(const std::string& path, const float* data, size_t count,
+  const std::vector<size_t>& shape);
+
+/// Writes the bytes write_npy would write for the same arguments to `out`,
+/// at its current position, and neither syncs nor closes it: for callers
+/// that choose the file name and decide when to fsync, such as save_model.
+/// @throws std::invalid_argument when the shape does not hold `count`
+///         elements, std::runtime_error naming the file on a write error.
+void write_npy_to(detail::posix_file& out, const float* data, size_t count,
   const std::vector<size_t>& shape);
 
 /// Reads a .npy file written by write_npy or by numpy.save of a float32

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +17,8 @@
 
 using paramserv::read_npy;
 using paramserv::write_npy;
+using paramserv::test::have_numpy;
+using paramserv::test::run_python;
 
 namespace {
 
@@ -88,20 +89,6 @@ void check_read_error(const std::string& path, const std::string& expected) {
 
 bool same_bits(float x, float y) {
   return std::memcmp(&x, &y, sizeof(float)) == 0;
-}
-
-// Whether /usr/bin/python3 can import numpy, for the optional
-// interoperability checks.
-bool have_numpy() {
-  static const bool result
-    = fs::exists("/usr/bin/python3")
-      && std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
-  return result;
-}
-
-int run_python(const std::string& script, const std::string& arg) {
-  auto cmd = "/usr/bin/python3 -c \"" + script + "\" '" + arg + "'";
-  return std::system(cmd.c_str());
 }
 
 // Written by numpy 1.24.2:

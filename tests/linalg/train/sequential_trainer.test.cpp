@@ -1,13 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <filesystem>
-#include <utility>
 
-#include <unistd.h>
-
-#include "linalg/io/model_io.hpp"
-#include "linalg/io/npy.hpp"
 #include "linalg/core/random.hpp"
 #include "linalg/train/sequential_trainer.hpp"
 #include "tests/test_support.hpp"
@@ -79,32 +73,4 @@ TEST_CASE("invalid training options are refused before training") {
   opts.model.inputs = 5;
   CHECK_THROWS_WITH_AS(sequential_trainer(opts, train),
     doctest::Contains("features"), std::invalid_argument);
-}
-
-TEST_CASE("a saved model loads back with the same parameters and transform") {
-  auto train = blobs(200, 5);
-  auto opts = small_options("mlp");
-  opts.epochs = 1;
-  sequential_trainer t{opts, train};
-  t.run(nullptr);
-  auto tf = feature_transform::fit(scaling::standardize, train);
-  auto dir = std::filesystem::temp_directory_path()
-             / ("paramserv-model-" + std::to_string(::getpid()));
-  save_model(dir.string(), opts.model, t.params(), scaling::standardize, tf);
-  auto loaded = load_model(dir.string());
-  CHECK(loaded.spec.layers() == std::vector<size_t>{4, 8, 3});
-  CHECK(loaded.input_scaling == scaling::standardize);
-  auto fa = t.params().flat();
-  auto fb = std::as_const(loaded.params).flat();
-  REQUIRE(fa.size() == fb.size());
-  CHECK(std::equal(fa.begin(), fa.end(), fb.begin()));
-  CHECK(arma::approx_equal(loaded.transform.shift, tf.shift, "absdiff", 0));
-  CHECK(arma::approx_equal(loaded.transform.scale, tf.scale, "absdiff", 0));
-  // A tensor file whose shape disagrees with the manifest is refused.
-  write_npy((dir / "W2.npy").string(), t.params().flat().data(), 6, {2, 3});
-  CHECK_THROWS_WITH_AS(load_model(dir.string()),
-    doctest::Contains("W2.npy: shape"), std::runtime_error);
-  std::filesystem::remove_all(dir);
-  CHECK_THROWS_WITH_AS(load_model(dir.string()),
-    doctest::Contains("manifest.json"), std::runtime_error);
 }
