@@ -11,30 +11,42 @@
 #include "actors/scheduler.hpp"
 #include "actors/server_shard.hpp"
 #include "actors/worker.hpp"
-#include "linalg/train/sequential_trainer.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errc.hpp"
 
 namespace paramserv {
 
-void validate(
-  const train_options& opts, const local_options& local, const dataset& train) {
-  validate(opts, train);
+namespace {
+
+// The checks of `local` that need neither the model nor the data.
+void validate_local(const local_options& local) {
   if (local.workers == 0)
     throw std::invalid_argument("--workers: need at least one worker");
   if (local.shards == 0)
     throw std::invalid_argument("--shards: need at least one shard");
   if (local.modes.empty())
     throw std::invalid_argument("--mode-schedule: empty");
-  for (auto& sw : local.modes) {
+  for (auto& sw : local.modes)
     if (sw.mode.mode == consistency::sbp && sw.mode.param >= local.workers)
       throw std::invalid_argument(
         "--backup-workers: " + std::to_string(sw.mode.param)
-        + " backup workers need more than that many workers (have "
+        + " backup workers need more workers than that (--workers "
         + std::to_string(local.workers) + ")");
-  }
-  if (local.freq == update_frequency::nbatches && local.nbatches == 0)
+  if (local.nbatches == 0)
     throw std::invalid_argument("--nbatches: must be positive");
+}
+
+} // namespace
+
+void validate(const train_options& opts, const local_options& local) {
+  validate(opts);
+  validate_local(local);
+}
+
+void validate(
+  const train_options& opts, const local_options& local, const dataset& train) {
+  validate(opts, train);
+  validate_local(local);
   auto net = make_model(opts.model);
   auto keys
     = split_keys(net->shapes(), default_key_size(net->shapes(), local.shards));

@@ -56,8 +56,14 @@ struct local_result {
   std::vector<std::string> log;
 };
 
-/// Checks a run's options against each other and the model, before anything
-/// starts.
+/// Checks a run's options against each other before any data is read:
+/// validate(opts), then workers, shards, modes and push frequency. Messages
+/// name `paramserv train`'s flags, as validate(train_options) does.
+/// @throws std::invalid_argument with a one-line reason.
+void validate(const train_options& opts, const local_options& local);
+
+/// validate(opts, local) and validate(opts, train), then the checks that
+/// need the model: no more shards than the model has keys.
 /// @throws std::invalid_argument with a one-line reason.
 void validate(
   const train_options& opts, const local_options& local, const dataset& train);

@@ -37,8 +37,8 @@ int run(int argc, char** argv) {
   if (split != "test" && split != "train")
     throw usage_error("--split: expected test or train, got \"" + split + "\"");
   std::optional<data_format> fmt;
-  if (!format.empty() && !(fmt = parse_data_format(format)))
-    throw usage_error("--format: unknown format \"" + format + "\"");
+  if (!format.empty())
+    fmt = parse_flag<data_format>("--format", format);
   auto saved = load_model(model_dir);
   load_options lo;
   lo.classes = static_cast<uint32_t>(saved.spec.classes);

@@ -40,21 +40,12 @@ void add_data_options(
 std::optional<data_format> data_format_of(const data_options& opts) {
   if (opts.format.empty())
     return std::nullopt;
-  auto fmt = parse_data_format(opts.format);
-  if (!fmt)
-    throw usage_error("--format: unknown format \"" + opts.format
-                      + "\" (expected idx, csv or libsvm)");
-  return fmt;
+  return parse_flag<data_format>("--format", opts.format);
 }
 
 scaling scaling_of(const data_options& opts, const std::string& path) {
-  if (!opts.scale.empty()) {
-    auto s = parse_scaling(opts.scale);
-    if (!s)
-      throw usage_error("--scale: unknown scaling \"" + opts.scale
-                        + "\" (expected none, pixels, minmax or standardize)");
-    return *s;
-  }
+  if (!opts.scale.empty())
+    return parse_flag<scaling>("--scale", opts.scale);
   auto fmt = data_format_of(opts);
   bool idx = fmt ? *fmt == data_format::idx
                  : path.find("idx") != std::string::npos

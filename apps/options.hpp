@@ -7,6 +7,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "linalg/core/names.hpp"
 #include "linalg/data/dataset.hpp"
 #include "linalg/data/feature_transform.hpp"
 #include "linalg/data/load.hpp"
@@ -46,6 +47,17 @@ scaling scaling_of(const data_options& opts, const std::string& path);
 bool parse_command_line(const char* command,
   const boost::program_options::options_description& d, int argc, char** argv,
   boost::program_options::variables_map& vm);
+
+/// The value of enum flag `flag` spelled `value`.
+/// @throws usage_error "FLAG: unknown WHAT "VALUE" (expected a, b or c)".
+template <named_enum Enum>
+Enum parse_flag(const std::string& flag, const std::string& value) {
+  try {
+    return parse_name<Enum>(value);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(flag + ": " + e.what());
+  }
+}
 
 /// Splits "200,100" into {200, 100}.
 /// @throws usage_error naming the flag for anything else.

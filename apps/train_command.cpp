@@ -118,7 +118,8 @@ po::options_description describe(train_cli& c) {
   return desc;
 }
 
-// Turns the parsed flags into train_options, refusing anything invalid
+// Turns the parsed flags into train_options and local_options: names
+// become values here; every range check is the library's validate(), run
 // before any data is read.
 train_options to_train_options(
   const train_cli& c, const po::variables_map& vm) {
@@ -126,69 +127,31 @@ train_options to_train_options(
   if (c.backend != "sequential" && c.backend != "local")
     throw usage_error("--backend: unknown backend \"" + c.backend
                       + "\" (expected local or sequential)");
-  auto scheme = parse_partition_scheme(c.scheme);
-  if (!scheme)
-    throw usage_error("--scheme: unknown scheme \"" + c.scheme
-                      + "\" (expected disjoint_contiguous, "
-                        "disjoint_round_robin, disjoint_random or "
-                        "overlap_reshuffle)");
-  opts.scheme = *scheme;
-  if (c.model != "softmax" && c.model != "mlp")
-    throw usage_error(
-      "--model: unknown model \"" + c.model + "\" (expected softmax or mlp)");
+  opts.scheme = parse_flag<partition_scheme>("--scheme", c.scheme);
   opts.model.kind = c.model;
   if (c.model == "mlp")
     opts.model.hidden = parse_size_list("--hidden", c.hidden);
   else if (!vm["hidden"].defaulted())
     throw usage_error("--hidden: a softmax model has no hidden layers");
-  auto act = parse_activation(c.activation);
-  if (!act)
-    throw usage_error("--activation: unknown activation \"" + c.activation
-                      + "\" (expected relu or tanh)");
-  opts.model.act = *act;
-  auto kind = parse_optimizer_kind(c.optimizer);
-  if (!kind)
-    throw usage_error("--optimizer: unknown optimizer \"" + c.optimizer
-                      + "\" (expected sgd, momentum, nesterov, adagrad or "
-                        "adam)");
-  opts.optimizer.kind = *kind;
+  opts.model.act = parse_flag<activation>("--activation", c.activation);
+  opts.optimizer.kind = parse_flag<optimizer_kind>("--optimizer", c.optimizer);
   opts.optimizer.momentum = c.momentum;
   opts.optimizer.weight_decay = c.weight_decay;
-  auto sched = parse_lr_schedule_kind(c.lr_schedule);
-  if (!sched)
-    throw usage_error("--lr-schedule: unknown schedule \"" + c.lr_schedule
-                      + "\" (expected constant, step or cosine)");
-  if (!(c.lr > 0.0f) || !std::isfinite(c.lr))
-    throw usage_error(
-      "--lr: must be a positive number, got " + std::to_string(c.lr));
-  opts.schedule.kind = *sched;
+  opts.schedule.kind
+    = parse_flag<lr_schedule_kind>("--lr-schedule", c.lr_schedule);
   opts.schedule.base = c.lr;
   opts.schedule.step_epochs = c.lr_step_epochs;
   opts.schedule.gamma = c.lr_gamma;
   opts.schedule.epochs = c.epochs;
-  if (c.batch_size == 0)
-    throw usage_error("--batch-size: must be positive");
-  if (c.epochs == 0)
-    throw usage_error("--epochs: must be positive");
   opts.batch_size = c.batch_size;
   opts.epochs = c.epochs;
   opts.seed = c.seed;
-  try {
-    opts.optimizer.validate();
-    opts.schedule.validate();
-  } catch (const std::invalid_argument& e) {
-    throw usage_error(e.what());
-  }
   return opts;
 }
 
 local_options to_local_options(
   const train_cli& c, const po::variables_map& vm) {
   local_options local;
-  if (c.workers == 0)
-    throw usage_error("--workers: need at least one worker");
-  if (c.shards == 0)
-    throw usage_error("--shards: need at least one shard");
   if (c.staleness < 0)
     throw usage_error(
       "--staleness: must be >= 0, got " + std::to_string(c.staleness));
@@ -198,10 +161,7 @@ local_options to_local_options(
   local.workers = c.workers;
   local.shards = c.shards;
   local.threads = c.threads;
-  auto mode = parse_consistency(c.mode);
-  if (!mode)
-    throw usage_error("--mode: unknown mode \"" + c.mode
-                      + "\" (expected bsp, asp, ssp, hogwild or sbp)");
+  auto mode = parse_flag<consistency>("--mode", c.mode);
   if (!c.mode_schedule.empty()) {
     if (!vm["mode"].defaulted())
       throw usage_error("--mode-schedule replaces --mode; give one of them");
@@ -211,26 +171,14 @@ local_options to_local_options(
       throw usage_error(std::string{"--mode-schedule: "} + e.what());
     }
   } else {
-    mode_setting m{*mode, 0};
-    if (*mode == consistency::ssp)
+    mode_setting m{mode, 0};
+    if (mode == consistency::ssp)
       m.param = static_cast<uint32_t>(c.staleness);
-    if (*mode == consistency::sbp)
+    if (mode == consistency::sbp)
       m.param = static_cast<uint32_t>(c.backup_workers);
     local.modes = {mode_switch{m, 1}};
   }
-  for (auto& sw : local.modes)
-    if (sw.mode.mode == consistency::sbp && sw.mode.param >= c.workers)
-      throw usage_error("--backup-workers: " + std::to_string(sw.mode.param)
-                        + " backup workers need more workers than that "
-                          "(--workers "
-                        + std::to_string(c.workers) + ")");
-  auto freq = parse_update_frequency(c.freq);
-  if (!freq)
-    throw usage_error("--freq: unknown frequency \"" + c.freq
-                      + "\" (expected batch, nbatches or epoch)");
-  local.freq = *freq;
-  if (c.nbatches == 0)
-    throw usage_error("--nbatches: must be positive");
+  local.freq = parse_flag<update_frequency>("--freq", c.freq);
   local.nbatches = c.nbatches;
   return local;
 }
@@ -275,18 +223,27 @@ int run(int argc, char** argv) {
   local_options lopts;
   if (local)
     lopts = to_local_options(cli, vm);
+  try {
+    if (local)
+      validate(opts, lopts);
+    else
+      validate(opts);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
   std::unique_ptr<metrics_writer> metrics;
   if (!cli.metrics.empty())
     metrics = std::make_unique<metrics_writer>(cli.metrics);
   auto data = load_data(cli.data);
   opts.model.inputs = data.train.features();
   opts.model.classes = data.train.classes;
-  if (local) {
-    try {
+  try {
+    if (local)
       validate(opts, lopts, data.train);
-    } catch (const std::invalid_argument& e) {
-      throw usage_error(e.what());
-    }
+    else
+      validate(opts, data.train);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
   }
   std::string mode_text = "-";
   if (local) {

@@ -14,24 +14,6 @@
 
 namespace paramserv {
 
-const char* to_string(errc x) {
-  switch (x) {
-    case errc::wrong_job:
-      return "wrong_job";
-    case errc::bad_shape:
-      return "bad_shape";
-    case errc::not_finite:
-      return "not_finite";
-    case errc::bad_worker:
-      return "bad_worker";
-    case errc::out_of_order:
-      return "out_of_order";
-    case errc::job_failed:
-      return "job_failed";
-  }
-  return "unknown";
-}
-
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<gradient_push>("paramserv::gradient_push");
   cfg.add_message_type<parameter_pull>("paramserv::parameter_pull");

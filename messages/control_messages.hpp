@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -8,12 +9,14 @@
 
 #include "linalg/train/metrics.hpp"
 #include "linalg/train/consistency.hpp"
-#include "messages/float_buffer.hpp"
+#include "messages/fields.hpp"
 
 namespace paramserv {
 
 /// Scheduler -> worker: what to do in the next epoch (or to stop).
 struct epoch_plan {
+  static constexpr const char* type_name = "epoch_plan";
+
   uint64_t job = 0;
   /// Zero-based epoch to run.
   uint64_t epoch = 0;
@@ -22,16 +25,16 @@ struct epoch_plan {
   float lr = 0;
   /// True when training is over: the worker stops.
   bool stop = false;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, epoch_plan& x) {
-  return f(
-    caf::meta::type_name("epoch_plan"), x.job, x.epoch, x.mode, x.lr, x.stop);
-}
+  auto fields() {
+    return std::tie(job, epoch, mode, lr, stop);
+  }
+};
 
 /// Worker -> scheduler: the worker finished an epoch.
 struct epoch_report {
+  static constexpr const char* type_name = "epoch_report";
+
   uint64_t job = 0;
   uint32_t worker = 0;
   uint64_t epoch = 0;
@@ -46,48 +49,50 @@ struct epoch_report {
   uint64_t max_staleness = 0;
   /// The worker's clock at the end of the epoch.
   uint64_t clock = 0;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, epoch_report& x) {
-  return f(caf::meta::type_name("epoch_report"), x.job, x.worker, x.epoch,
-    x.rows, x.loss_sum, x.pushes, x.staleness_sum, x.max_staleness, x.clock);
-}
+  auto fields() {
+    return std::tie(job, worker, epoch, rows, loss_sum, pushes, staleness_sum,
+      max_staleness, clock);
+  }
+};
 
 /// Scheduler -> shard: how to apply pushes from now on.
 struct shard_mode {
+  static constexpr const char* type_name = "shard_mode";
+
   uint64_t job = 0;
   /// True: buffer pushes until a commit (bsp, sbp); false: apply each push
   /// on arrival (asp, ssp, hogwild's message fallback).
   bool synchronous = true;
   float lr = 0;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, shard_mode& x) {
-  return f(caf::meta::type_name("shard_mode"), x.job, x.synchronous, x.lr);
-}
+  auto fields() {
+    return std::tie(job, synchronous, lr);
+  }
+};
 
 /// Scheduler -> shard: apply the buffered pushes of `workers` as one update
 /// (their mean, weighted by rows) and drop every other buffered push.
 /// `late` lists (worker, clock) pairs flattened: pushes of that worker up to
 /// that clock are late (sbp) and dropped when they arrive.
 struct commit_request {
+  static constexpr const char* type_name = "commit_request";
+
   uint64_t job = 0;
   /// Number of this synchronous round (for logs).
   uint64_t round = 0;
   std::vector<uint32_t> workers;
   std::vector<uint64_t> late;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, commit_request& x) {
-  return f(
-    caf::meta::type_name("commit_request"), x.job, x.round, x.workers, x.late);
-}
+  auto fields() {
+    return std::tie(job, round, workers, late);
+  }
+};
 
 /// Shard -> scheduler: counters since the last stats request.
 struct shard_stats {
+  static constexpr const char* type_name = "shard_stats";
+
   uint64_t updates = 0;
   uint64_t pushes = 0;
   /// Staleness of the applied pushes: how many, their sum and maximum.
@@ -98,23 +103,28 @@ struct shard_stats {
   uint64_t dropped = 0;
   /// Malformed pushes refused (wrong job, shape, keys, NaN).
   uint64_t rejected = 0;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, shard_stats& x) {
-  return f(caf::meta::type_name("shard_stats"), x.updates, x.pushes, x.measured,
-    x.staleness_sum, x.max_staleness, x.dropped, x.rejected);
-}
+  auto fields() {
+    return std::tie(updates, pushes, measured, staleness_sum, max_staleness,
+      dropped, rejected);
+  }
+};
 
 /// Scheduler -> whoever ran the job: the per-epoch metrics (also sent one
 /// by one as they happen) and the final parameters (flat, in the layout of
 /// the model's parameter set).
 struct run_result {
+  static constexpr const char* type_name = "run_result";
+
   std::vector<epoch_metrics> history;
   std::vector<float> params;
   uint64_t dropped = 0;
   uint64_t rejected = 0;
   std::vector<std::string> log;
+
+  auto fields() {
+    return std::tie(history, params, dropped, rejected, log);
+  }
 };
 
 template <class Inspector>
@@ -122,12 +132,6 @@ typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
   return f(caf::meta::type_name("epoch_metrics"), x.epoch, x.elapsed_s,
     x.train_loss, x.test_loss, x.test_accuracy, x.samples_per_s, x.lr, x.pushes,
     x.mean_staleness, x.max_staleness, x.max_clock_gap);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, run_result& x) {
-  return f(caf::meta::type_name("run_result"), x.history,
-    float_buffer{x.params}, x.dropped, x.rejected, x.log);
 }
 
 } // namespace paramserv

@@ -7,6 +7,8 @@
 #include <caf/error.hpp>
 #include <caf/make_message.hpp>
 
+#include "linalg/core/names.hpp"
+
 namespace paramserv {
 
 /// Errors paramserv's actors return as values (never throw on the message
@@ -26,7 +28,18 @@ enum class errc : uint8_t {
   job_failed,
 };
 
-const char* to_string(errc x);
+template <>
+struct enum_names<errc> {
+  static constexpr std::string_view what = "error code";
+  static constexpr std::array table{
+    std::pair{errc::wrong_job, "wrong_job"},
+    std::pair{errc::bad_shape, "bad_shape"},
+    std::pair{errc::not_finite, "not_finite"},
+    std::pair{errc::bad_worker, "bad_worker"},
+    std::pair{errc::out_of_order, "out_of_order"},
+    std::pair{errc::job_failed, "job_failed"},
+  };
+};
 
 /// Makes a caf::error of category "paramserv" carrying a one-line reason.
 inline caf::error make_error(errc x, std::string reason) {

@@ -1,11 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <tuple>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
 
-#include "messages/float_buffer.hpp"
+#include "messages/fields.hpp"
 
 namespace paramserv {
 
@@ -13,6 +14,8 @@ namespace paramserv {
 /// in ps-lite's shape: sorted keys, one flat value buffer holding the key
 /// blocks one after the other, and each block's length.
 struct gradient_push {
+  static constexpr const char* type_name = "gradient_push";
+
   /// Job the push belongs to; a shard refuses pushes of another job.
   uint64_t job = 0;
   uint32_t worker = 0;
@@ -25,41 +28,40 @@ struct gradient_push {
   std::vector<uint32_t> keys;
   std::vector<uint32_t> lengths;
   std::vector<float> values;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, gradient_push& x) {
-  return f(caf::meta::type_name("gradient_push"), x.job, x.worker, x.clock,
-    x.version, x.rows, x.keys, x.lengths, float_buffer{x.values});
-}
+  auto fields() {
+    return std::tie(job, worker, clock, version, rows, keys, lengths, values);
+  }
+};
 
 /// Worker -> shard: asks for the current values of `keys` (all the shard's
 /// keys when empty).
 struct parameter_pull {
+  static constexpr const char* type_name = "parameter_pull";
+
   uint64_t job = 0;
   uint32_t worker = 0;
   std::vector<uint32_t> keys;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, parameter_pull& x) {
-  return f(caf::meta::type_name("parameter_pull"), x.job, x.worker, x.keys);
-}
+  auto fields() {
+    return std::tie(job, worker, keys);
+  }
+};
 
 /// Shard -> worker: values of the requested keys and the shard's version
 /// (number of updates applied so far).
 struct parameter_slice {
+  static constexpr const char* type_name = "parameter_slice";
+
   uint64_t job = 0;
   uint64_t version = 0;
   std::vector<uint32_t> keys;
   std::vector<uint32_t> lengths;
   std::vector<float> values;
-};
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, parameter_slice& x) {
-  return f(caf::meta::type_name("parameter_slice"), x.job, x.version, x.keys,
-    x.lengths, float_buffer{x.values});
-}
+  auto fields() {
+    return std::tie(job, version, keys, lengths, values);
+  }
+};
 
 } // namespace paramserv

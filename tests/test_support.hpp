@@ -5,15 +5,17 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 #include <system_error>
 
 #include <unistd.h>
 
 #include <doctest/doctest.h>
 
+#include "linalg/core/random.hpp"
 #include "linalg/data/data_error.hpp"
 #include "linalg/data/dataset.hpp"
-#include "linalg/core/random.hpp"
+#include "linalg/train/train_options.hpp"
 
 // Helpers shared by the test files; nothing here is part of paramserv.
 namespace paramserv::test {
@@ -108,6 +110,48 @@ inline dataset blobs(size_t n, uint64_t seed) {
         = static_cast<float>((i == c ? 3.0 : 0.0) + gen.uniform(-1.0, 1.0));
   }
   return d;
+}
+
+/// Options for a small model of blobs() data: softmax 4-3 or an MLP 4-8-3
+/// (`kind`), 16 rows per batch, the given update rule, learning rate,
+/// epochs and seed.
+inline train_options small_options(const std::string& kind, optimizer_kind rule,
+  float lr, size_t epochs, uint64_t seed) {
+  train_options opts;
+  opts.model.kind = kind;
+  opts.model.inputs = 4;
+  opts.model.classes = 3;
+  if (kind == "mlp")
+    opts.model.hidden = {8};
+  opts.optimizer.kind = rule;
+  opts.schedule.base = lr;
+  opts.batch_size = 16;
+  opts.epochs = epochs;
+  opts.seed = seed;
+  return opts;
+}
+
+/// `n` floats drawn uniformly from [lo, hi), seeded.
+inline std::vector<float> random_floats(
+  size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  rng gen{seed};
+  std::vector<float> xs(n);
+  for (auto& x : xs)
+    x = static_cast<float>(gen.uniform(lo, hi));
+  return xs;
+}
+
+/// Writes `text` to the file `name` in `dir`, loads it with `load`, and
+/// returns the data_error it must throw, checking that it names the file.
+template <class Dir, class Load>
+std::string load_error(
+  const Dir& dir, const std::string& name, const std::string& text, Load load) {
+  auto file = dir.write(name, text);
+  auto what = error_of([&] {
+    load(file);
+  });
+  CHECK(what.rfind(file, 0) == 0);
+  return what;
 }
 
 } // namespace paramserv::test

@@ -8,32 +8,6 @@
 
 namespace paramserv {
 
-std::optional<scaling> parse_scaling(std::string_view str) {
-  if (str == "none")
-    return scaling::none;
-  if (str == "pixels")
-    return scaling::pixels;
-  if (str == "minmax")
-    return scaling::minmax;
-  if (str == "standardize")
-    return scaling::standardize;
-  return std::nullopt;
-}
-
-const char* to_string(scaling s) {
-  switch (s) {
-    case scaling::none:
-      return "none";
-    case scaling::pixels:
-      return "pixels";
-    case scaling::minmax:
-      return "minmax";
-    case scaling::standardize:
-      return "standardize";
-  }
-  return "unknown";
-}
-
 // Features are rows of x, so the statistics walk the samples column by
 // column (contiguous) and keep one accumulator per feature.
 feature_transform feature_transform::fit(scaling s, const dataset& train) {

@@ -7,6 +7,8 @@
 
 #include "linalg/data/dataset.hpp"
 
+#include "linalg/core/names.hpp"
+
 namespace paramserv {
 
 /// How input features are scaled before training.
@@ -22,11 +24,16 @@ enum class scaling {
   standardize,
 };
 
-/// Parses "none", "pixels", "minmax" or "standardize".
-std::optional<scaling> parse_scaling(std::string_view str);
-
-/// Returns the name parse_scaling accepts.
-const char* to_string(scaling s);
+template <>
+struct enum_names<scaling> {
+  static constexpr std::string_view what = "scaling";
+  static constexpr std::array table{
+    std::pair{scaling::none, "none"},
+    std::pair{scaling::pixels, "pixels"},
+    std::pair{scaling::minmax, "minmax"},
+    std::pair{scaling::standardize, "standardize"},
+  };
+};
 
 /// A per-feature affine map x' = (x - shift) * scale, fitted on the training
 /// set and applied unchanged to the test set and at evaluation time, so a

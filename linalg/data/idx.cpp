@@ -14,9 +14,8 @@
 #include <system_error>
 #include <vector>
 
-#include <zlib.h>
-
 #include "linalg/data/data_error.hpp"
+#include "linalg/data/gzip_file.hpp"
 
 namespace paramserv {
 
@@ -30,11 +29,6 @@ constexpr size_t labels_header = 8;
 // Bounds that catch a corrupted header before we allocate for it.
 constexpr uint64_t max_image_pixels = uint64_t{1} << 24;
 constexpr uint64_t max_payload = uint64_t{1} << 34;
-
-// Payloads are read in one gzread when they fit this size, else in chunks
-// that double, so a lying header cannot make us allocate more than twice the
-// data that actually exists.
-constexpr size_t first_chunk = size_t{64} << 20;
 
 template <class... Ts>
 [[noreturn]] void fail(const Ts&... xs) {
@@ -54,94 +48,9 @@ uint32_t big_endian(const unsigned char* p) {
          | uint32_t{p[3]};
 }
 
-// A gzip-or-plain input file that throws data_error on every failure.
-class gz_file {
-public:
-  explicit gz_file(const std::string& path) : path_(path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-      fail(path, ": is a directory, expected a file");
-    errno = 0;
-    f_ = gzopen(path.c_str(), "rb");
-    if (f_ == nullptr)
-      fail(path,
-        ": cannot open: ", errno != 0 ? std::strerror(errno) : "out of memory");
-    gzbuffer(f_, 1u << 18);
-  }
-
-  ~gz_file() {
-    gzclose(f_);
-  }
-
-  gz_file(const gz_file&) = delete;
-  gz_file& operator=(const gz_file&) = delete;
-
-  /// Reads up to `n` bytes; fewer means the data ended.
-  size_t read(unsigned char* buf, size_t n) {
-    size_t total = 0;
-    while (total < n) {
-      auto want = std::min<size_t>(n - total, size_t{1} << 30);
-      auto got = gzread(f_, buf + total, static_cast<unsigned>(want));
-      if (got <= 0) {
-        check();
-        break;
-      }
-      total += static_cast<size_t>(got);
-    }
-    return total;
-  }
-
-  /// Reads up to `n` bytes into a new buffer; its size says how many came.
-  std::vector<unsigned char> read_payload(uint64_t n) {
-    std::vector<unsigned char> buf;
-    size_t used = 0;
-    while (used < n) {
-      auto next
-        = std::min<uint64_t>(n, std::max<uint64_t>(2 * used, first_chunk));
-      buf.resize(next);
-      auto got = read(buf.data() + used, next - used);
-      used += got;
-      if (used < next)
-        break;
-    }
-    buf.resize(used);
-    return buf;
-  }
-
-  /// Throws unless the data ended exactly here. Reading past the end also
-  /// makes zlib verify the gzip trailer's CRC.
-  void expect_end(uint64_t offset, const char* what) {
-    unsigned char extra;
-    if (read(&extra, 1) != 0)
-      fail(path_, ": byte ", offset, ": unexpected data after the ", what,
-        " the header announces");
-  }
-
-private:
-  void check() {
-    int errnum = Z_OK;
-    const char* msg = gzerror(f_, &errnum);
-    if (errnum == Z_OK || errnum == Z_STREAM_END)
-      return;
-    std::string_view text = msg != nullptr ? msg : "unknown error";
-    // zlib prefixes its messages with the path; we add our own.
-    if (text.substr(0, path_.size()) == path_
-        && text.substr(path_.size(), 2) == ": ")
-      text.remove_prefix(path_.size() + 2);
-    if (errnum == Z_BUF_ERROR)
-      fail(path_, ": byte ", gztell(f_), ": truncated gzip stream: ", text);
-    if (errnum == Z_ERRNO)
-      fail(path_, ": read error: ", text);
-    fail(path_, ": byte ", gztell(f_), ": corrupted gzip stream: ", text);
-  }
-
-  std::string path_;
-  gzFile f_ = nullptr;
-};
-
 // Reads the header of `path` into `hdr` (`size` bytes) and checks its magic.
-void read_header(gz_file& f, const std::string& path, unsigned char* hdr,
-  size_t size, uint32_t magic, const char* kind) {
+void read_header(detail::gzip_file& f, const std::string& path,
+  unsigned char* hdr, size_t size, uint32_t magic, const char* kind) {
   auto got = f.read(hdr, size);
   if (got >= 4) {
     auto found = big_endian(hdr);
@@ -168,7 +77,7 @@ dataset load_idx(const std::string& images, const std::string& labels,
   ds.classes = opts.classes != 0 ? opts.classes : 10;
   uint64_t count = 0;
   { // Images.
-    gz_file f{images};
+    detail::gzip_file f{images};
     unsigned char hdr[images_header];
     read_header(f, images, hdr, images_header, images_magic,
       "images: unsigned bytes, 3 dimensions");
@@ -199,7 +108,7 @@ dataset load_idx(const std::string& images, const std::string& labels,
       dst[i] = static_cast<float>(src[i]);
   }
   { // Labels.
-    gz_file f{labels};
+    detail::gzip_file f{labels};
     unsigned char hdr[labels_header];
     read_header(f, labels, hdr, labels_header, labels_magic,
       "labels: unsigned bytes, 1 dimension");

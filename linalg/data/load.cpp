@@ -12,45 +12,14 @@
 #include <memory>
 #include <system_error>
 
-#include <zlib.h>
-
 #include "linalg/data/data_error.hpp"
+#include "linalg/data/gzip_file.hpp"
 
 namespace fs = std::filesystem;
 
 namespace paramserv {
 
-std::optional<data_format> parse_data_format(std::string_view str) {
-  if (str == "idx")
-    return data_format::idx;
-  if (str == "csv")
-    return data_format::csv;
-  if (str == "libsvm")
-    return data_format::libsvm;
-  return std::nullopt;
-}
-
-const char* to_string(data_format fmt) {
-  switch (fmt) {
-    case data_format::idx:
-      return "idx";
-    case data_format::csv:
-      return "csv";
-    case data_format::libsvm:
-      return "libsvm";
-  }
-  return "unknown";
-}
-
 namespace {
-
-struct gz_closer {
-  void operator()(gzFile_s* f) const {
-    gzclose(f);
-  }
-};
-
-using gz_ptr = std::unique_ptr<gzFile_s, gz_closer>;
 
 bool ends_with(std::string_view str, std::string_view suffix) {
   return str.size() >= suffix.size()
@@ -121,62 +90,12 @@ std::string labels_for(const std::string& images) {
   return result.string();
 }
 
-// Throws a data_error naming the file and the uncompressed position if the
-// stream is in an error state.
-void check_gz(gzFile f, const std::string& path) {
-  int errnum = Z_OK;
-  const char* msg = gzerror(f, &errnum);
-  if (errnum == Z_OK || errnum == Z_STREAM_END)
-    return;
-  // zlib prefixes its messages with the path; drop that, we add our own.
-  std::string_view text = msg != nullptr ? msg : "unknown error";
-  if (text.substr(0, path.size()) == path
-      && text.substr(path.size(), 2) == ": ")
-    text.remove_prefix(path.size() + 2);
-  auto where = path + ": byte " + std::to_string(gztell(f)) + ": ";
-  if (errnum == Z_BUF_ERROR)
-    throw data_error{where + "truncated gzip stream: " + std::string{text}};
-  if (errnum == Z_ERRNO)
-    throw data_error{path + ": read error: " + std::string{text}};
-  throw data_error{where + "corrupted gzip stream: " + std::string{text}};
-}
-
 } // namespace
 
 namespace detail {
 
 std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec))
-    throw data_error{path + ": is a directory, expected a file"};
-  errno = 0;
-  gz_ptr f{gzopen(path.c_str(), "rb")};
-  if (!f)
-    throw data_error{path + ": cannot open: "
-                     + (errno != 0 ? std::strerror(errno) : "out of memory")};
-  gzbuffer(f.get(), 1u << 18);
-  auto disk_size = fs::file_size(path, ec);
-  if (ec)
-    disk_size = 0;
-  // Plain files need exactly their size (+1 to see the end without growing);
-  // compressed text usually expands a few times.
-  size_t capacity = gzdirect(f.get()) ? disk_size + 1 : 4 * disk_size + 1;
-  std::string buf;
-  buf.resize(std::max<size_t>(capacity, 4096));
-  size_t used = 0;
-  for (;;) {
-    if (used == buf.size())
-      buf.resize(buf.size() * 2);
-    auto want = std::min<size_t>(buf.size() - used, size_t{1} << 30);
-    auto got = gzread(f.get(), buf.data() + used, static_cast<unsigned>(want));
-    if (got <= 0) {
-      check_gz(f.get(), path);
-      break;
-    }
-    used += static_cast<size_t>(got);
-  }
-  buf.resize(used);
-  return buf;
+  return gzip_file{path}.read_all();
 }
 
 std::string quote(std::string_view text) {

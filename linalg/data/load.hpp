@@ -8,6 +8,8 @@
 
 #include "linalg/data/dataset.hpp"
 
+#include "linalg/core/names.hpp"
+
 namespace paramserv {
 
 /// On-disk formats that paramserv reads.
@@ -22,11 +24,15 @@ enum class data_format {
   libsvm,
 };
 
-/// Parses "idx", "csv" or "libsvm".
-std::optional<data_format> parse_data_format(std::string_view str);
-
-/// Returns "idx", "csv" or "libsvm".
-const char* to_string(data_format fmt);
+template <>
+struct enum_names<data_format> {
+  static constexpr std::string_view what = "format";
+  static constexpr std::array table{
+    std::pair{data_format::idx, "idx"},
+    std::pair{data_format::csv, "csv"},
+    std::pair{data_format::libsvm, "libsvm"},
+  };
+};
 
 /// Options for reading a data set. Plain struct; defaults in-class.
 struct load_options {

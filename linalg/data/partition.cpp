@@ -41,32 +41,6 @@ std::vector<uint32_t> iota(size_t n) {
 
 } // namespace
 
-std::optional<partition_scheme> parse_partition_scheme(std::string_view str) {
-  if (str == "disjoint_contiguous")
-    return partition_scheme::disjoint_contiguous;
-  if (str == "disjoint_round_robin")
-    return partition_scheme::disjoint_round_robin;
-  if (str == "disjoint_random")
-    return partition_scheme::disjoint_random;
-  if (str == "overlap_reshuffle")
-    return partition_scheme::overlap_reshuffle;
-  return std::nullopt;
-}
-
-const char* to_string(partition_scheme s) {
-  switch (s) {
-    case partition_scheme::disjoint_contiguous:
-      return "disjoint_contiguous";
-    case partition_scheme::disjoint_round_robin:
-      return "disjoint_round_robin";
-    case partition_scheme::disjoint_random:
-      return "disjoint_random";
-    case partition_scheme::overlap_reshuffle:
-      return "overlap_reshuffle";
-  }
-  return "unknown";
-}
-
 std::vector<std::vector<uint32_t>> partition_rows(
   size_t n, size_t k, partition_scheme scheme, uint64_t seed) {
   if (k == 0)

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "linalg/core/names.hpp"
+
 namespace paramserv {
 
 /// How the training rows are split among k workers (SystemDS' schemes,
@@ -21,11 +23,16 @@ enum class partition_scheme {
   overlap_reshuffle,
 };
 
-/// Parses a scheme name as spelled above.
-std::optional<partition_scheme> parse_partition_scheme(std::string_view str);
-
-/// Returns the scheme's name.
-const char* to_string(partition_scheme s);
+template <>
+struct enum_names<partition_scheme> {
+  static constexpr std::string_view what = "scheme";
+  static constexpr std::array table{
+    std::pair{partition_scheme::disjoint_contiguous, "disjoint_contiguous"},
+    std::pair{partition_scheme::disjoint_round_robin, "disjoint_round_robin"},
+    std::pair{partition_scheme::disjoint_random, "disjoint_random"},
+    std::pair{partition_scheme::overlap_reshuffle, "overlap_reshuffle"},
+  };
+};
 
 /// Returns, for each of `k` workers, the row indices (into [0, n)) it owns.
 /// Disjoint schemes: every row belongs to exactly one worker and sizes differ

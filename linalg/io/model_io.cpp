@@ -299,7 +299,7 @@ saved_model load_model(const std::string& dir) {
     spec.classes = layers.back();
     spec.hidden.assign(layers.begin() + 1, layers.end() - 1);
     auto act_name = m.string(model, "model", "activation");
-    auto act = parse_activation(act_name);
+    auto act = from_string<activation>(act_name);
     if (!act)
       m.fail("unknown activation " + quote(act_name));
     spec.act = *act;
@@ -332,7 +332,7 @@ saved_model load_model(const std::string& dir) {
     }
     auto& input = m.object(doc, "", "input");
     auto scaling_name = m.string(input, "input", "scaling");
-    auto sc = parse_scaling(scaling_name);
+    auto sc = from_string<scaling>(scaling_name);
     if (!sc)
       m.fail("unknown scaling " + quote(scaling_name));
     result.input_scaling = *sc;

@@ -8,18 +8,6 @@
 
 namespace paramserv {
 
-std::optional<activation> parse_activation(std::string_view str) {
-  if (str == "relu")
-    return activation::relu;
-  if (str == "tanh")
-    return activation::tanh;
-  return std::nullopt;
-}
-
-const char* to_string(activation a) {
-  return a == activation::relu ? "relu" : "tanh";
-}
-
 std::vector<size_t> model_spec::layers() const {
   std::vector<size_t> result;
   result.push_back(inputs);

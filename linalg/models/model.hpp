@@ -13,16 +13,21 @@
 
 #include "linalg/core/parameter_set.hpp"
 
+#include "linalg/core/names.hpp"
+
 namespace paramserv {
 
 /// Nonlinearity of an MLP's hidden layers.
 enum class activation { relu, tanh };
 
-/// Parses "relu" or "tanh".
-std::optional<activation> parse_activation(std::string_view str);
-
-/// Returns "relu" or "tanh".
-const char* to_string(activation a);
+template <>
+struct enum_names<activation> {
+  static constexpr std::string_view what = "activation";
+  static constexpr std::array table{
+    std::pair{activation::relu, "relu"},
+    std::pair{activation::tanh, "tanh"},
+  };
+};
 
 /// What a model is: enough to rebuild it (and to save and load it).
 struct model_spec {

@@ -7,26 +7,6 @@
 
 namespace paramserv {
 
-std::optional<lr_schedule_kind> parse_lr_schedule_kind(std::string_view str) {
-  for (auto k : {lr_schedule_kind::constant, lr_schedule_kind::step,
-         lr_schedule_kind::cosine})
-    if (str == to_string(k))
-      return k;
-  return std::nullopt;
-}
-
-const char* to_string(lr_schedule_kind k) {
-  switch (k) {
-    case lr_schedule_kind::constant:
-      return "constant";
-    case lr_schedule_kind::step:
-      return "step";
-    case lr_schedule_kind::cosine:
-      return "cosine";
-  }
-  return "?";
-}
-
 float lr_schedule::at(size_t epoch) const {
   switch (kind) {
     case lr_schedule_kind::constant:

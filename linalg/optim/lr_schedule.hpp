@@ -4,6 +4,8 @@
 #include <optional>
 #include <string_view>
 
+#include "linalg/core/names.hpp"
+
 namespace paramserv {
 
 /// How the learning rate changes over epochs.
@@ -17,11 +19,15 @@ enum class lr_schedule_kind {
   cosine,
 };
 
-/// Parses "constant", "step" or "cosine".
-std::optional<lr_schedule_kind> parse_lr_schedule_kind(std::string_view str);
-
-/// Returns the name parse_lr_schedule_kind accepts.
-const char* to_string(lr_schedule_kind k);
+template <>
+struct enum_names<lr_schedule_kind> {
+  static constexpr std::string_view what = "schedule";
+  static constexpr std::array table{
+    std::pair{lr_schedule_kind::constant, "constant"},
+    std::pair{lr_schedule_kind::step, "step"},
+    std::pair{lr_schedule_kind::cosine, "cosine"},
+  };
+};
 
 /// A learning-rate schedule over zero-based epochs. Plain struct.
 struct lr_schedule {

@@ -4,38 +4,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "linalg/optim/adagrad.hpp"
-#include "linalg/optim/adam.hpp"
-#include "linalg/optim/momentum.hpp"
-#include "linalg/optim/nesterov.hpp"
-#include "linalg/optim/sgd.hpp"
+#include "linalg/optim/update_rules.hpp"
 
 namespace paramserv {
-
-std::optional<optimizer_kind> parse_optimizer_kind(std::string_view str) {
-  for (auto k :
-    {optimizer_kind::sgd, optimizer_kind::momentum, optimizer_kind::nesterov,
-      optimizer_kind::adagrad, optimizer_kind::adam})
-    if (str == to_string(k))
-      return k;
-  return std::nullopt;
-}
-
-const char* to_string(optimizer_kind k) {
-  switch (k) {
-    case optimizer_kind::sgd:
-      return "sgd";
-    case optimizer_kind::momentum:
-      return "momentum";
-    case optimizer_kind::nesterov:
-      return "nesterov";
-    case optimizer_kind::adagrad:
-      return "adagrad";
-    case optimizer_kind::adam:
-      return "adam";
-  }
-  return "?";
-}
 
 void optimizer_options::validate() const {
   auto in_unit = [](float x) {

@@ -11,16 +11,24 @@
 
 #include "linalg/core/access.hpp"
 
+#include "linalg/core/names.hpp"
+
 namespace paramserv {
 
 /// Server-side update rules.
 enum class optimizer_kind { sgd, momentum, nesterov, adagrad, adam };
 
-/// Parses "sgd", "momentum", "nesterov", "adagrad" or "adam".
-std::optional<optimizer_kind> parse_optimizer_kind(std::string_view str);
-
-/// Returns the name parse_optimizer_kind accepts.
-const char* to_string(optimizer_kind k);
+template <>
+struct enum_names<optimizer_kind> {
+  static constexpr std::string_view what = "optimizer";
+  static constexpr std::array table{
+    std::pair{optimizer_kind::sgd, "sgd"},
+    std::pair{optimizer_kind::momentum, "momentum"},
+    std::pair{optimizer_kind::nesterov, "nesterov"},
+    std::pair{optimizer_kind::adagrad, "adagrad"},
+    std::pair{optimizer_kind::adam, "adam"},
+  };
+};
 
 /// Hyper-parameters of an update rule. Plain struct, defaults in-class.
 struct optimizer_options {
@@ -75,7 +83,7 @@ public:
 std::unique_ptr<optimizer> make_optimizer(
   const optimizer_options& opts, size_t n);
 
-/// Adapts an update-rule policy (see linalg/sgd.hpp for the shape) to the
+/// Adapts an update-rule policy (see update_rules.hpp for the shape) to the
 /// optimizer interface and owns its state arrays. Custom update rules plug
 /// in the same way.
 template <class Rule>

@@ -5,30 +5,6 @@
 
 namespace paramserv {
 
-std::optional<consistency> parse_consistency(std::string_view str) {
-  for (auto m : {consistency::bsp, consistency::asp, consistency::ssp,
-         consistency::hogwild, consistency::sbp})
-    if (str == to_string(m))
-      return m;
-  return std::nullopt;
-}
-
-const char* to_string(consistency m) {
-  switch (m) {
-    case consistency::bsp:
-      return "bsp";
-    case consistency::asp:
-      return "asp";
-    case consistency::ssp:
-      return "ssp";
-    case consistency::hogwild:
-      return "hogwild";
-    case consistency::sbp:
-      return "sbp";
-  }
-  return "?";
-}
-
 std::string to_string(const mode_setting& m) {
   std::string result = to_string(m.mode);
   if (m.mode == consistency::ssp || m.mode == consistency::sbp) {
@@ -70,9 +46,10 @@ mode_schedule parse_mode_schedule(std::string_view text) {
       throw bad("epoch is not a positive integer");
     auto colon = head.find(':');
     auto name = head.substr(0, colon);
-    auto mode = parse_consistency(name);
+    auto mode = from_string<consistency>(name);
     if (!mode)
-      throw bad("unknown mode \"" + std::string{name} + "\"");
+      throw bad("unknown mode \"" + std::string{name}
+                + "\" (modes: " + name_list<consistency>() + ")");
     sw.mode.mode = *mode;
     bool takes_param = *mode == consistency::ssp || *mode == consistency::sbp;
     if (colon == std::string_view::npos) {
@@ -106,26 +83,6 @@ mode_setting mode_at(const mode_schedule& schedule, size_t epoch) {
     if (sw.epoch <= epoch)
       result = sw.mode;
   return result;
-}
-
-std::optional<update_frequency> parse_update_frequency(std::string_view str) {
-  for (auto f : {update_frequency::batch, update_frequency::nbatches,
-         update_frequency::epoch})
-    if (str == to_string(f))
-      return f;
-  return std::nullopt;
-}
-
-const char* to_string(update_frequency f) {
-  switch (f) {
-    case update_frequency::batch:
-      return "batch";
-    case update_frequency::nbatches:
-      return "nbatches";
-    case update_frequency::epoch:
-      return "epoch";
-  }
-  return "?";
 }
 
 } // namespace paramserv

@@ -7,16 +7,24 @@
 #include <string_view>
 #include <vector>
 
+#include "linalg/core/names.hpp"
+
 namespace paramserv {
 
 /// The consistency modes of the scheduler (see README, "Modes").
 enum class consistency : uint8_t { bsp, asp, ssp, hogwild, sbp };
 
-/// Parses "bsp", "asp", "ssp", "hogwild" or "sbp".
-std::optional<consistency> parse_consistency(std::string_view str);
-
-/// Returns the name parse_consistency accepts.
-const char* to_string(consistency m);
+template <>
+struct enum_names<consistency> {
+  static constexpr std::string_view what = "mode";
+  static constexpr std::array table{
+    std::pair{consistency::bsp, "bsp"},
+    std::pair{consistency::asp, "asp"},
+    std::pair{consistency::ssp, "ssp"},
+    std::pair{consistency::hogwild, "hogwild"},
+    std::pair{consistency::sbp, "sbp"},
+  };
+};
 
 /// A mode together with its parameter: the staleness bound s of ssp or the
 /// number of backup workers b of sbp (0 otherwise).
@@ -52,9 +60,14 @@ mode_setting mode_at(const mode_schedule& schedule, size_t epoch);
 /// How often a worker pushes.
 enum class update_frequency : uint8_t { batch, nbatches, epoch };
 
-/// Parses "batch", "nbatches" or "epoch".
-std::optional<update_frequency> parse_update_frequency(std::string_view str);
-
-const char* to_string(update_frequency f);
+template <>
+struct enum_names<update_frequency> {
+  static constexpr std::string_view what = "frequency";
+  static constexpr std::array table{
+    std::pair{update_frequency::batch, "batch"},
+    std::pair{update_frequency::nbatches, "nbatches"},
+    std::pair{update_frequency::epoch, "epoch"},
+  };
+};
 
 } // namespace paramserv

@@ -6,22 +6,6 @@
 
 namespace paramserv {
 
-void validate(const train_options& opts, const dataset& train) {
-  if (opts.batch_size == 0)
-    throw std::invalid_argument("batch size must be positive");
-  if (opts.epochs == 0)
-    throw std::invalid_argument("epochs must be positive");
-  if (train.size() == 0)
-    throw std::invalid_argument("the training set is empty");
-  if (opts.model.inputs != train.features())
-    throw std::invalid_argument(
-      "model expects " + std::to_string(opts.model.inputs)
-      + " features, the training set has " + std::to_string(train.features()));
-  opts.model.validate();
-  opts.optimizer.validate();
-  opts.schedule.validate();
-}
-
 sequential_trainer::sequential_trainer(
   const train_options& opts, const dataset& train)
   : opts_(opts), train_(train) {

@@ -71,9 +71,4 @@ private:
   std::vector<uint32_t> labels_;
 };
 
-/// Validates the options every trainer shares (batch size, epochs, model,
-/// optimizer, schedule) against a training set.
-/// @throws std::invalid_argument naming the problem.
-void validate(const train_options& opts, const dataset& train);
-
 } // namespace paramserv

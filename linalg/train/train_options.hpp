@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "linalg/optim/lr_schedule.hpp"
+#include "linalg/data/dataset.hpp"
 #include "linalg/models/model.hpp"
 #include "linalg/optim/optimizer.hpp"
 #include "linalg/data/partition.hpp"
@@ -28,5 +29,18 @@ struct train_options {
   /// How rows are split among workers. Default: disjoint_contiguous.
   partition_scheme scheme = partition_scheme::disjoint_contiguous;
 };
+
+/// Checks the options that need no data: batch size, epochs, learning rate
+/// and schedule, update rule, model kind and hidden widths. Messages name
+/// the option by its `paramserv train` flag (which is also its INI key),
+/// e.g. "--batch-size: must be positive"; every backend and every embedding
+/// application shares these checks.
+/// @throws std::invalid_argument with a one-line reason.
+void validate(const train_options& opts);
+
+/// validate(opts), then checks the options against the training set: rows
+/// present, the model's inputs equal its features, a valid model spec.
+/// @throws std::invalid_argument with a one-line reason.
+void validate(const train_options& opts, const dataset& train);
 
 } // namespace paramserv

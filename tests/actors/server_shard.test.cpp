@@ -16,12 +16,15 @@
 
 #include "actors/server_shard.hpp"
 #include "linalg/core/random.hpp"
+#include "tests/test_support.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errc.hpp"
 
 using namespace paramserv;
 
 namespace {
+
+using test::random_floats;
 
 // Guards against a hang only; every reply comes at once.
 constexpr auto reply_timeout = std::chrono::seconds(30);
@@ -33,14 +36,6 @@ caf::actor_system_config& configured(caf::actor_system_config& cfg) {
   cfg.set("scheduler.max-threads", 2);
   cfg.set("logger.verbosity", caf::atom("quiet"));
   return cfg;
-}
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  rng gen{seed};
-  std::vector<float> xs(n);
-  for (auto& x : xs)
-    x = static_cast<float>(gen.uniform(-1.0, 1.0));
-  return xs;
 }
 
 // One shard owning a 3x2 weight and a 3x1 bias (9 floats in 3 keys), sgd,

@@ -15,6 +15,7 @@
 #include <caf/binary_serializer.hpp>
 
 #include "linalg/core/random.hpp"
+#include "tests/test_support.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/parameter_messages.hpp"
 
@@ -23,14 +24,6 @@ using namespace paramserv;
 namespace {
 
 constexpr size_t n = 100000;
-
-std::vector<float> random_floats(size_t count, uint64_t seed) {
-  rng gen{seed};
-  std::vector<float> xs(count);
-  for (auto& x : xs)
-    x = static_cast<float>(gen.uniform(-100.0, 100.0));
-  return xs;
-}
 
 // Bitwise equality: -0.0f and NaN payloads must survive too.
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -155,7 +148,7 @@ TEST_CASE("a gradient push survives a binary round trip as raw bytes") {
   x.rows = 64;
   x.keys = {0, 3, 9};
   x.lengths = {40000, 40000, 20000};
-  x.values = random_floats(n, 1);
+  x.values = test::random_floats(n, 1, -100.0, 100.0);
   x.values[5] = -0.0f;
   x.values[6] = std::numeric_limits<float>::quiet_NaN();
   auto buf = f.serialize(x);
@@ -183,7 +176,7 @@ TEST_CASE("the float buffers of parameter messages go to the serializer as "
   gradient_push push;
   push.keys = {0};
   push.lengths = {static_cast<uint32_t>(n)};
-  push.values = random_floats(n, 3);
+  push.values = test::random_floats(n, 3, -100.0, 100.0);
   counting_serializer a;
   REQUIRE_FALSE(a(push));
   CHECK(a.floats == 0);
@@ -203,7 +196,7 @@ TEST_CASE("a parameter slice survives a binary round trip as raw bytes") {
   x.version = 1u << 20;
   x.keys = {1, 2};
   x.lengths = {60000, 40000};
-  x.values = random_floats(n, 2);
+  x.values = test::random_floats(n, 2, -100.0, 100.0);
   auto buf = f.serialize(x);
   CHECK(buf.size() >= 4 * n);
   CHECK(buf.size() < raw_bound(n));

@@ -21,13 +21,6 @@ dataset make_train() {
 
 } // namespace
 
-TEST_CASE("scaling names round-trip through parse_scaling") {
-  for (auto s :
-    {scaling::none, scaling::pixels, scaling::minmax, scaling::standardize})
-    CHECK(parse_scaling(to_string(s)) == s);
-  CHECK_FALSE(parse_scaling("zscore").has_value());
-}
-
 TEST_CASE("no scaling leaves the data unchanged") {
   auto train = make_train();
   auto t = feature_transform::fit(scaling::none, train);

@@ -21,12 +21,9 @@ struct temp_dir : test::temp_dir {
 // Loads `text` as data.svm and returns the error message.
 std::string svm_error(
   const temp_dir& dir, const std::string& text, const load_options& opts = {}) {
-  auto file = dir.write("data.svm", text);
-  auto what = error_of([&] {
+  return test::load_error(dir, "data.svm", text, [&](const std::string& file) {
     load_libsvm(file, opts);
   });
-  CHECK(what.rfind(file, 0) == 0);
-  return what;
 }
 
 // A file's text and a part of the error message it must be refused with.

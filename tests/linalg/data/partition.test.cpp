@@ -50,14 +50,6 @@ void check_disjoint_and_complete(const parts& p, size_t n, size_t k) {
 
 } // namespace
 
-TEST_CASE("partition scheme names round-trip") {
-  for (auto s : disjoint_schemes)
-    CHECK(parse_partition_scheme(to_string(s)) == s);
-  CHECK(parse_partition_scheme("overlap_reshuffle")
-        == partition_scheme::overlap_reshuffle);
-  CHECK_FALSE(parse_partition_scheme("DISJOINT").has_value());
-}
-
 TEST_CASE("disjoint schemes give every row to exactly one worker") {
   for (size_t n : {10, 11, 13, 1000}) {
     for (size_t k : {1, 2, 3, 4, 7}) {

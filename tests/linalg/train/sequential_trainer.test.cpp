@@ -12,19 +12,9 @@ namespace {
 
 using test::blobs;
 
+// Adam at 0.01 for 5 epochs.
 train_options small_options(const std::string& kind) {
-  train_options opts;
-  opts.model.kind = kind;
-  opts.model.inputs = 4;
-  opts.model.classes = 3;
-  if (kind == "mlp")
-    opts.model.hidden = {8};
-  opts.optimizer.kind = optimizer_kind::adam;
-  opts.schedule.base = 0.01f;
-  opts.batch_size = 16;
-  opts.epochs = 5;
-  opts.seed = 9;
-  return opts;
+  return test::small_options(kind, optimizer_kind::adam, 0.01f, 5, 9);
 }
 
 } // namespace
@@ -68,7 +58,7 @@ TEST_CASE("invalid training options are refused before training") {
   auto opts = small_options("softmax");
   opts.batch_size = 0;
   CHECK_THROWS_WITH_AS(sequential_trainer(opts, train),
-    doctest::Contains("batch size"), std::invalid_argument);
+    doctest::Contains("--batch-size: must be positive"), std::invalid_argument);
   opts = small_options("softmax");
   opts.model.inputs = 5;
   CHECK_THROWS_WITH_AS(sequential_trainer(opts, train),

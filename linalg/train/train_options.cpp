@@ -1,0 +1,43 @@
+#include "linalg/train/train_options.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace paramserv {
+
+void validate(const train_options& opts) {
+  if (opts.batch_size == 0)
+    throw std::invalid_argument("--batch-size: must be positive");
+  if (opts.epochs == 0)
+    throw std::invalid_argument("--epochs: must be positive");
+  auto lr = opts.schedule.base;
+  if (!(lr > 0.0f) || !std::isfinite(lr))
+    throw std::invalid_argument(
+      "--lr: must be a positive number, got " + std::to_string(lr));
+  auto& m = opts.model;
+  if (m.kind != "softmax" && m.kind != "mlp")
+    throw std::invalid_argument(
+      "--model: unknown model \"" + m.kind + "\" (expected softmax or mlp)");
+  if (m.kind == "softmax" && !m.hidden.empty())
+    throw std::invalid_argument("--hidden: a softmax model has no hidden "
+                                "layers");
+  if (std::find(m.hidden.begin(), m.hidden.end(), size_t{0}) != m.hidden.end())
+    throw std::invalid_argument("--hidden: a hidden layer has width 0");
+  opts.optimizer.validate();
+  opts.schedule.validate();
+}
+
+void validate(const train_options& opts, const dataset& train) {
+  validate(opts);
+  if (train.size() == 0)
+    throw std::invalid_argument("the training set is empty");
+  if (opts.model.inputs != train.features())
+    throw std::invalid_argument(
+      "the model expects " + std::to_string(opts.model.inputs)
+      + " features, the training set has " + std::to_string(train.features()));
+  opts.model.validate();
+}
+
+} // namespace paramserv

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <concepts>
+#include <tuple>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "messages/float_buffer.hpp"
+
+namespace paramserv {
+
+/// A message struct lists its fields once, and gets its `inspect` (CAF's
+/// serialisation and to_string) from that list:
+///
+///     struct parameter_pull {
+///       static constexpr const char* type_name = "parameter_pull";
+///       uint64_t job = 0;
+///       std::vector<uint32_t> keys;
+///       auto fields() { return std::tie(job, keys); }
+///     };
+///
+/// Float vectors travel as raw bytes (float_buffer); everything else as
+/// CAF inspects it.
+template <class T>
+concept message_struct = requires(T& x) {
+  { T::type_name } -> std::convertible_to<const char*>;
+  x.fields();
+};
+
+namespace detail {
+
+template <class T>
+T& on_wire(T& x) {
+  return x;
+}
+
+inline float_buffer on_wire(std::vector<float>& xs) {
+  return float_buffer{xs};
+}
+
+} // namespace detail
+
+template <class Inspector, message_struct T>
+typename Inspector::result_type inspect(Inspector& f, T& x) {
+  return std::apply(
+    [&f](auto&... xs) {
+      return f(caf::meta::type_name(T::type_name), detail::on_wire(xs)...);
+    },
+    x.fields());
+}
+
+} // namespace paramserv
