@@ -63,11 +63,15 @@ void finish(scheduler_pointer self, caf::error err) {
   }
   if (st.run) {
     if (err)
-      st.run->deliver(std::move(err));
+      st.run->deliver(err);
     else
       st.run->deliver(std::move(st.result));
     st.run.reset();
   }
+  // A finished job takes no further message: requests still in the mailbox
+  // and later ones are refused with sec::request_receiver_down, and the
+  // monitors of the scheduler see why it ended.
+  self->quit(err ? err : caf::exit_reason::normal);
 }
 
 // Validates on the test set, records the epoch's metrics and goes on.

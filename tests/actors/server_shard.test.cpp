@@ -16,27 +16,22 @@
 
 #include "actors/server_shard.hpp"
 #include "linalg/core/random.hpp"
-#include "tests/test_support.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errc.hpp"
+#include "tests/actors/actor_support.hpp"
+#include "tests/test_support.hpp"
 
 using namespace paramserv;
 
 namespace {
 
+using test::configured;
 using test::random_floats;
 
 // Guards against a hang only; every reply comes at once.
 constexpr auto reply_timeout = std::chrono::seconds(30);
 
 constexpr uint64_t job = 42;
-
-caf::actor_system_config& configured(caf::actor_system_config& cfg) {
-  add_message_types(cfg);
-  cfg.set("scheduler.max-threads", 2);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  return cfg;
-}
 
 // One shard owning a 3x2 weight and a 3x1 bias (9 floats in 3 keys), sgd,
 // `workers` workers, initial values from seed 1.
