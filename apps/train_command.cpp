@@ -269,7 +269,10 @@ int run(int argc, char** argv) {
   std::printf("\n");
   std::fflush(stdout);
   set_blas_threads(1);
-  const size_t train_rows = data.train.size();
+  // Rows all workers train per epoch: under overlap_reshuffle each worker
+  // visits every row.
+  const size_t train_rows
+    = rows_per_epoch(data.train.size(), local ? lopts.workers : 1, opts.scheme);
   progress prog{opts.epochs, train_rows, opts.batch_size};
   auto start = std::chrono::steady_clock::now();
   double train_s = 0;

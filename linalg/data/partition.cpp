@@ -41,6 +41,10 @@ std::vector<uint32_t> iota(size_t n) {
 
 } // namespace
 
+size_t rows_per_epoch(size_t n, size_t k, partition_scheme scheme) {
+  return scheme == partition_scheme::overlap_reshuffle ? k * n : n;
+}
+
 std::vector<std::vector<uint32_t>> partition_rows(
   size_t n, size_t k, partition_scheme scheme, uint64_t seed) {
   if (k == 0)

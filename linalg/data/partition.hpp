@@ -41,6 +41,11 @@ struct enum_names<partition_scheme> {
 std::vector<std::vector<uint32_t>> partition_rows(
   size_t n, size_t k, partition_scheme scheme, uint64_t seed);
 
+/// Rows that `k` workers train together in one epoch: n for the disjoint
+/// schemes, k * n for overlap_reshuffle (every worker visits every row).
+/// Equals the summed sizes of partition_rows(n, k, scheme, seed).
+size_t rows_per_epoch(size_t n, size_t k, partition_scheme scheme);
+
 /// Puts a worker's rows into this epoch's order: a permutation that depends
 /// only on (rows, seed, worker, epoch). Each worker calls it once per epoch
 /// on its own partition.

@@ -211,3 +211,24 @@ TEST_CASE("train refuses invalid parameter-server options") {
   CHECK(m.code == 1);
   CHECK(m.output.find("/nonexistent/pixels.csv") != std::string::npos);
 }
+
+TEST_CASE("under overlap_reshuffle the summary counts every row each worker "
+          "trained") {
+  // Each of the 2 workers visits all 60,000 rows: samples/s times training
+  // seconds is 120,000 rows, not one pass (train_s is printed to 10 ms, so
+  // allow 10%).
+  for (auto [scheme, passes] :
+    {std::pair{"overlap_reshuffle", 2.0}, std::pair{"disjoint_random", 1.0}}) {
+    CAPTURE(scheme);
+    auto r = run(std::string{"train --model softmax --epochs 1 --workers 2 "
+                             "--threads 2 --scheme "}
+                 + scheme);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto summary = fields(r.output, "summary ");
+    double rows
+      = std::stod(summary["samples_per_s"]) * std::stod(summary["train_s"]);
+    CHECK(rows > 0.9 * passes * 60000);
+    CHECK(rows < 1.1 * passes * 60000);
+  }
+}

@@ -177,3 +177,18 @@ TEST_CASE("partition_rows refuses zero workers") {
     partition_rows(10, 0, partition_scheme::disjoint_contiguous, 0),
     std::invalid_argument);
 }
+
+TEST_CASE("rows_per_epoch is the summed size of the partitions") {
+  for (auto scheme :
+    {partition_scheme::disjoint_contiguous,
+      partition_scheme::disjoint_round_robin, partition_scheme::disjoint_random,
+      partition_scheme::overlap_reshuffle})
+    for (size_t k : {1, 2, 3, 7}) {
+      CAPTURE(to_string(scheme));
+      CAPTURE(k);
+      size_t total = 0;
+      for (auto& rows : partition_rows(100, k, scheme, 5))
+        total += rows.size();
+      CHECK(rows_per_epoch(100, k, scheme) == total);
+    }
+}
