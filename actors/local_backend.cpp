@@ -158,6 +158,7 @@ local_result train_local(const train_options& opts, const local_options& local,
         [&](run_result& r) {
           result.history = std::move(r.history);
           result.dropped = r.dropped;
+          result.lost = r.lost;
           result.rejected = r.rejected;
           result.log = std::move(r.log);
           result.params = parameter_set{net->shapes()};

@@ -50,8 +50,10 @@ struct local_hooks {
 struct local_result {
   std::vector<epoch_metrics> history;
   parameter_set params;
-  /// Late pushes dropped (sbp) and malformed pushes refused.
+  /// Late pushes dropped (sbp), buffered pushes of workers that died
+  /// (lost), and malformed pushes refused.
   uint64_t dropped = 0;
+  uint64_t lost = 0;
   uint64_t rejected = 0;
   std::vector<std::string> log;
 };

@@ -89,6 +89,7 @@ void end_epoch(scheduler_pointer self) {
       agg.staleness_sum += s.staleness_sum;
       agg.max_staleness = std::max(agg.max_staleness, s.max_staleness);
       agg.dropped += s.dropped;
+      agg.lost += s.lost;
       agg.rejected += s.rejected;
     },
     [=] {
@@ -136,6 +137,7 @@ void end_epoch(scheduler_pointer self) {
             = std::chrono::duration<double>(clock_type::now() - st.start)
                 .count();
           st.result.dropped += st.stats.dropped;
+          st.result.lost += st.stats.lost;
           st.result.rejected += st.stats.rejected;
           st.result.history.push_back(m);
           if (st.driver)

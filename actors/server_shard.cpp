@@ -135,17 +135,22 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
       for (auto w : c.workers)
         if (w < st.pending.size())
           st.pending[w].reset();
-      // Anything else still buffered, or still on its way, is late.
-      for (size_t w = 0; w < st.pending.size(); ++w) {
-        if (st.pending[w]) {
-          ++st.stats.dropped;
-          st.pending[w].reset();
-        }
-      }
       for (size_t i = 0; i + 1 < c.late.size(); i += 2)
         if (c.late[i] < st.drop_until.size())
           st.drop_until[c.late[i]]
             = std::max<uint64_t>(st.drop_until[c.late[i]], c.late[i + 1]);
+      // Anything else still buffered is dropped: late if the commit marks
+      // its worker late (sbp), else lost (the scheduler went on without a
+      // worker that died after pushing).
+      for (size_t w = 0; w < st.pending.size(); ++w) {
+        if (!st.pending[w])
+          continue;
+        if (st.pending[w]->clock <= st.drop_until[w])
+          ++st.stats.dropped;
+        else
+          ++st.stats.lost;
+        st.pending[w].reset();
+      }
       return st.mem->version.load(std::memory_order_relaxed);
     },
     [=](mode_atom, const shard_mode& m) -> caf::result<uint64_t> {

@@ -304,10 +304,11 @@ int run(int argc, char** argv) {
     auto r = train_local(opts, lopts, train_ptr, test_ptr, hooks);
     history = std::move(r.history);
     final_params = std::move(r.params);
-    if (r.dropped > 0 || r.rejected > 0)
-      std::printf("late pushes dropped: %llu, malformed pushes refused: "
-                  "%llu\n",
+    if (r.dropped > 0 || r.lost > 0 || r.rejected > 0)
+      std::printf("late pushes dropped: %llu, pushes of dead workers lost: "
+                  "%llu, malformed pushes refused: %llu\n",
         static_cast<unsigned long long>(r.dropped),
+        static_cast<unsigned long long>(r.lost),
         static_cast<unsigned long long>(r.rejected));
   } else {
     sequential_trainer trainer{opts, data.train};

@@ -101,12 +101,15 @@ struct shard_stats {
   uint64_t max_staleness = 0;
   /// Late pushes dropped under sbp.
   uint64_t dropped = 0;
+  /// Buffered synchronous pushes of workers that a commit went on without
+  /// (they died): dropped, and counted apart from late ones.
+  uint64_t lost = 0;
   /// Malformed pushes refused (wrong job, shape, keys, NaN).
   uint64_t rejected = 0;
 
   auto fields() {
     return std::tie(updates, pushes, measured, staleness_sum, max_staleness,
-      dropped, rejected);
+      dropped, lost, rejected);
   }
 };
 
@@ -119,11 +122,12 @@ struct run_result {
   std::vector<epoch_metrics> history;
   std::vector<float> params;
   uint64_t dropped = 0;
+  uint64_t lost = 0;
   uint64_t rejected = 0;
   std::vector<std::string> log;
 
   auto fields() {
-    return std::tie(history, params, dropped, rejected, log);
+    return std::tie(history, params, dropped, lost, rejected, log);
   }
 };
 

@@ -322,3 +322,27 @@ TEST_CASE("sbp drops a late worker's push of a committed clock") {
   check_close(f.pull().values, expected, 1e-6);
   CHECK(f.stats().dropped == 0);
 }
+
+TEST_CASE("a buffered push of a worker the commit neither includes nor marks "
+          "late is lost, not late") {
+  // Worker 2 pushed clock 1 and died before asking for its clock: the
+  // scheduler commits workers 0 and 1 without it and marks nobody late.
+  fixture f;
+  const float lr = 0.5f;
+  f.set_mode(true, lr);
+  auto g0 = random_floats(f.size(), 50);
+  auto g1 = random_floats(f.size(), 51);
+  CHECK(f.push(f.make_push(0, 1, 0, 16, g0)) == 0);
+  CHECK(f.push(f.make_push(1, 1, 0, 16, g1)) == 0);
+  CHECK(f.push(f.make_push(2, 1, 0, 16, random_floats(f.size(), 52))) == 0);
+  CHECK(f.commit({0, 1}) == 1);
+  std::vector<double> expected(f.size());
+  for (size_t i = 0; i < f.size(); ++i)
+    expected[i] = f.w0[i] - lr * (double{g0[i]} + g1[i]) / 2.0;
+  check_close(f.pull().values, expected, 1e-6);
+  auto s = f.stats();
+  CHECK(s.pushes == 3);
+  CHECK(s.updates == 1);
+  CHECK(s.dropped == 0);
+  CHECK(s.lost == 1);
+}
