@@ -24,20 +24,22 @@ void finish(scheduler_pointer self, caf::error err);
 void start_epoch(scheduler_pointer self, size_t epoch);
 void check_epoch_end(scheduler_pointer self);
 
-// Sends `msg` to every shard; calls `done` once all replied. Any error ends
-// the job: a shard that does not answer leaves no consistent model.
+// Sends `msg` to every shard; calls `done` once all replied. Each fan of
+// requests counts its own replies, so fans that overlap cannot confuse each
+// other. Any error ends the job: a shard that does not answer leaves no
+// consistent model.
 template <class Reply, class... Ts>
 void ask_shards(scheduler_pointer self,
   std::function<void(uint32_t, Reply&)> on_reply, std::function<void()> done,
   Ts... xs) {
   auto& st = self->state;
-  st.outstanding = st.cfg.shards.size();
+  auto left = std::make_shared<size_t>(st.cfg.shards.size());
   for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
     self->request(st.cfg.shards[s], shard_timeout, xs...)
       .then(
         [=](Reply& r) {
           on_reply(s, r);
-          if (--self->state.outstanding == 0)
+          if (--*left == 0)
             done();
         },
         [=](caf::error& err) {
@@ -157,7 +159,7 @@ void end_epoch(scheduler_pointer self) {
 
 void check_epoch_end(scheduler_pointer self) {
   auto& st = self->state;
-  if (!st.started || st.committing || st.ending)
+  if (!st.started || st.starting || st.committing || st.ending)
     return;
   bool any_live = false;
   for (auto& slot : st.slots) {
@@ -191,12 +193,16 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
     self->become(behavior_of(self, next));
   }
   st.epoch = epoch;
+  // Until every shard switched, the epoch has not begun: a worker that dies
+  // meanwhile must not end it.
+  st.starting = true;
   float lr = st.cfg.opts.schedule.at(epoch);
   shard_mode sm{st.cfg.job, synchronous(st.mode.mode), lr};
   ask_shards<uint64_t>(
     self, [](uint32_t, uint64_t&) {},
     [=] {
       auto& st = self->state;
+      st.starting = false;
       st.ending = false;
       st.max_gap = 0;
       st.epoch_start = clock_type::now();

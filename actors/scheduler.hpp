@@ -63,6 +63,8 @@ struct scheduler_state {
   std::vector<worker_slot> slots;
   size_t joined = 0;
   bool started = false;
+  /// An epoch's mode requests to the shards are out: it has not begun.
+  bool starting = false;
   mode_setting mode;
   /// Zero-based epoch being trained.
   size_t epoch = 0;
@@ -84,7 +86,6 @@ struct scheduler_state {
   std::chrono::steady_clock::time_point epoch_start;
   std::unique_ptr<model> net;
   parameter_set eval_params;
-  size_t outstanding = 0;
   shard_stats stats;
 
   static inline const char* name = "paramserv.scheduler";

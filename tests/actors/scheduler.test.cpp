@@ -8,9 +8,13 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 
@@ -38,26 +42,105 @@ worker_actor::behavior_type idle_worker() {
   };
 }
 
-// A scheduler for `workers` workers over one shard of an MLP 4-8-3 (bsp),
-// and `workers` idle stand-ins that the test joins by hand.
+using hold_atom = caf::atom_constant<caf::atom("hold")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using log_atom = caf::atom_constant<caf::atom("log")>;
+
+// A shard stand-in that answers every request at once, except that after
+// `hold` it holds the next mode request until `release`, and tells
+// `observer` "mode held" when it holds one. It keeps the names of the
+// requests it got and of each release, in order, and answers `log` with
+// them ("mode,release,stats,pull").
+struct stand_in_state {
+  std::string log;
+  bool hold = false;
+  std::optional<caf::response_promise> held;
+};
+
+caf::behavior stand_in_shard(
+  caf::stateful_actor<stand_in_state>* self, size_t size, caf::actor observer) {
+  auto note = [=](const char* what) {
+    auto& log = self->state.log;
+    log += log.empty() ? "" : ",";
+    log += what;
+  };
+  return {
+    [=](push_atom, const gradient_push&) -> uint64_t {
+      note("push");
+      return 0;
+    },
+    [=](pull_atom, const parameter_pull&) -> parameter_slice {
+      note("pull");
+      parameter_slice slice;
+      slice.job = job;
+      slice.values.assign(size, 0.0f);
+      return slice;
+    },
+    [=](commit_atom, const commit_request&) -> uint64_t {
+      note("commit");
+      return 0;
+    },
+    [=](mode_atom, const shard_mode&) -> caf::result<uint64_t> {
+      note("mode");
+      if (!self->state.hold)
+        return uint64_t{0};
+      self->state.hold = false;
+      self->state.held = self->make_response_promise();
+      self->send(observer, std::string{"mode held"});
+      return caf::delegated<uint64_t>{};
+    },
+    [=](stats_atom) -> shard_stats {
+      note("stats");
+      return shard_stats{};
+    },
+    [=](hold_atom) {
+      self->state.hold = true;
+    },
+    [=](release_atom) {
+      note("release");
+      if (self->state.held) {
+        self->state.held->deliver(uint64_t{0});
+        self->state.held.reset();
+      }
+    },
+    [=](log_atom) {
+      return self->state.log;
+    },
+  };
+}
+
+// A scheduler for `k` workers over one shard of an MLP 4-8-3 (bsp,
+// `epochs` epochs), and `k` idle stand-ins that the test joins by hand. The
+// shard is a real one, or with `stand_in` the stand-in above reporting to
+// the scoped actor.
 struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{test::configured(cfg)};
   caf::scoped_actor self{sys};
   std::vector<server_shard_actor> shards;
+  caf::actor stand_in;
   std::vector<worker_actor> workers;
   scheduler_actor sched;
+  /// Plans delivered to the joins the test sent.
+  std::vector<epoch_plan> plans;
 
-  explicit fixture(size_t k) {
-    auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 3);
+  explicit fixture(size_t k, bool with_stand_in = false, size_t epochs = 2) {
+    auto opts
+      = test::small_options("mlp", optimizer_kind::sgd, 0.1f, epochs, 3);
     auto net = make_model(opts.model);
     auto map
       = std::make_shared<const shard_map>(shard_map::make(net->shapes(), 1));
-    auto mem = std::make_shared<shard_memory>();
-    mem->values.assign(map->sizes[0], 0.0f);
-    mem->opt = make_optimizer(opts.optimizer, map->sizes[0]);
-    shards.push_back(
-      sys.spawn(server_shard, shard_config{job, 0, k, map}, mem));
+    if (with_stand_in) {
+      stand_in = sys.spawn(
+        stand_in_shard, map->sizes[0], caf::actor_cast<caf::actor>(self));
+      shards.push_back(caf::actor_cast<server_shard_actor>(stand_in));
+    } else {
+      auto mem = std::make_shared<shard_memory>();
+      mem->values.assign(map->sizes[0], 0.0f);
+      mem->opt = make_optimizer(opts.optimizer, map->sizes[0]);
+      shards.push_back(
+        sys.spawn(server_shard, shard_config{job, 0, k, map}, mem));
+    }
     scheduler_config sc;
     sc.job = job;
     sc.workers = k;
@@ -76,6 +159,51 @@ struct fixture {
     for (auto& w : workers)
       self->send_exit(w, caf::exit_reason::user_shutdown);
     self->send_exit(sched, caf::exit_reason::user_shutdown);
+  }
+
+  // Receives until a text message (a notice of the stand-in or a log line
+  // of the scheduler) that starts with `prefix`, keeping the plans that
+  // arrive meanwhile.
+  void wait_for(const std::string& prefix) {
+    bool seen = false;
+    while (!seen)
+      self->receive(
+        [&](const std::string& line) {
+          seen = line.rfind(prefix, 0) == 0;
+        },
+        [&](epoch_plan& plan) {
+          plans.push_back(plan);
+        },
+        caf::after(reply_timeout) >>
+          [&] {
+            FAIL("no message starting with \"" << prefix << "\"");
+          });
+  }
+
+  // Receives until `n` plans arrived in all.
+  void wait_for_plans(size_t n) {
+    while (plans.size() < n)
+      self->receive([&](const std::string&) {},
+        [&](epoch_plan& plan) {
+          plans.push_back(plan);
+        },
+        caf::after(reply_timeout) >>
+          [&] {
+            FAIL("waiting for " << n << " plans, got " << plans.size());
+          });
+  }
+
+  std::string shard_log() {
+    std::string result;
+    self->request(stand_in, reply_timeout, log_atom::value)
+      .receive(
+        [&](std::string& log) {
+          result = std::move(log);
+        },
+        [&](caf::error& err) {
+          FAIL(sys.render(err));
+        });
+    return result;
   }
 };
 
@@ -109,4 +237,61 @@ TEST_CASE("a scheduler that finished with an error quits instead of "
         after = err;
       });
   CHECK(after == caf::sec::request_receiver_down);
+}
+
+TEST_CASE("a worker killed at any point of the start sequence leaves a run "
+          "that finishes with the other") {
+  // Points: 0 after both joined, before the run request; 1 while the first
+  // epoch's mode request to the shard is out; 2 after the first plans.
+  for (int point : {0, 1, 2}) {
+    CAPTURE(point);
+    fixture f{2, true, 1};
+    auto kill = [&] {
+      f.self->send_exit(f.workers[1], caf::exit_reason::kill);
+    };
+    f.self->send(f.stand_in, hold_atom::value);
+    f.self->send(f.sched, join_atom::value, uint32_t{0}, f.workers[0]);
+    f.self->send(f.sched, join_atom::value, uint32_t{1}, f.workers[1]);
+    if (point == 0)
+      kill();
+    auto run = f.self->request(f.sched, reply_timeout, run_atom::value);
+    f.wait_for("mode held");
+    if (point == 1) {
+      kill();
+      f.wait_for("worker 1 died");
+    }
+    f.self->send(f.stand_in, release_atom::value);
+    f.wait_for_plans(point == 2 ? 2 : 1);
+    for (auto& plan : f.plans) {
+      CHECK_FALSE(plan.stop);
+      CHECK(plan.epoch == 0);
+    }
+    if (point == 2) {
+      kill();
+      f.wait_for("worker 1 died");
+    }
+    // Worker 0 trains nothing and reports the end of its epoch: the run
+    // ends after the one epoch.
+    epoch_report report;
+    report.job = job;
+    report.worker = 0;
+    f.self->request(f.sched, reply_timeout, epoch_atom::value, report)
+      .receive(
+        [&](epoch_plan& next) {
+          CHECK(next.stop);
+        },
+        [&](caf::error& err) {
+          FAIL(f.sys.render(err));
+        });
+    run.receive(
+      [&](run_result& r) {
+        CHECK(r.history.size() == 1);
+      },
+      [&](caf::error& err) {
+        FAIL(f.sys.render(err));
+      });
+    // The epoch ended once: stats and the model were asked for after the
+    // first mode request was answered, never before.
+    CHECK(f.shard_log() == "mode,release,stats,pull");
+  }
 }
