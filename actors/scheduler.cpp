@@ -116,6 +116,8 @@ void end_epoch(scheduler_pointer self) {
             rows += slot.report.rows;
             loss += slot.report.loss_sum;
             m.pushes += slot.report.pushes;
+            m.max_read_lag
+              = std::max<size_t>(m.max_read_lag, slot.report.max_read_lag);
             if (st.mode.mode == consistency::hogwild) {
               staleness += slot.report.staleness_sum;
               measured += slot.report.pushes;
@@ -213,6 +215,9 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
         finish(self, make_error(errc::job_failed, "every worker died"));
         return;
       }
+      std::vector<uint64_t> start_clocks;
+      for (auto& slot : st.slots)
+        start_clocks.push_back(slot.clock);
       for (auto& slot : st.slots) {
         slot.report = epoch_report{};
         slot.epoch_clock = 0;
@@ -223,8 +228,8 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
           continue;
         slot.active = true;
         if (slot.plan_wait) {
-          slot.plan_wait->deliver(
-            epoch_plan{st.cfg.job, epoch, st.mode.mode, lr, false});
+          slot.plan_wait->deliver(epoch_plan{
+            st.cfg.job, epoch, st.mode.mode, lr, false, start_clocks});
           slot.plan_wait.reset();
         }
       }

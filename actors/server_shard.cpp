@@ -62,6 +62,7 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
   st.lengths = cfg.map->lengths_of(cfg.id);
   st.pending.resize(cfg.workers);
   st.drop_until.assign(cfg.workers, 0);
+  st.applied.assign(cfg.workers, 0);
   st.cfg = std::move(cfg);
   st.mem = std::move(mem);
   return {
@@ -75,6 +76,7 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
       if (!st.synchronous) {
         record_staleness(st, p.version);
         apply_update(st, p.values);
+        st.applied[p.worker] = std::max(st.applied[p.worker], p.clock);
       } else if (p.clock <= st.drop_until[p.worker]) {
         ++st.stats.dropped; // late under sbp: its clock was committed
       } else {
@@ -99,6 +101,7 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
       slice.keys = st.keys;
       slice.lengths = st.lengths;
       slice.values = st.mem->values; // the one copy a pull costs
+      slice.applied = st.applied;
       return slice;
     },
     [=](commit_atom, const commit_request& c) -> caf::result<uint64_t> {
@@ -114,6 +117,7 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
         if (w < st.pending.size() && st.pending[w]) {
           parts.push_back(&*st.pending[w]);
           total_rows += st.pending[w]->rows;
+          st.applied[w] = std::max(st.applied[w], st.pending[w]->clock);
         }
       }
       if (parts.size() == 1) {

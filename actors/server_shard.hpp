@@ -44,6 +44,8 @@ struct server_shard_state {
   std::vector<std::optional<pending_push>> pending;
   /// Per worker: its pushes with a clock up to this one are late (sbp).
   std::vector<uint64_t> drop_until;
+  /// Per worker: the highest clock whose push was applied.
+  std::vector<uint64_t> applied;
   std::vector<float> mean;
   shard_stats stats;
 

@@ -48,6 +48,26 @@ size_t unit_batches(const worker_state& st) {
 // Computes the update of the next unit into st.grad (a gradient, or the sum
 // of the gradients of local SGD steps taken on st.acc) and returns the rows
 // it covered.
+// The read lag of the unit about to be computed: it is this worker's
+// clock c of the epoch (1-based), and it reads parameters that hold, from
+// every worker w, the pushes up to the clock all shards reported applied
+// (counted from w's clock at the epoch's start). Its lag is how many clocks
+// the oldest of those is behind c - 1; SSP with bound s promises at most s
+// (Ho et al. 2013), BSP 0. Recorded as the epoch's maximum.
+void record_read_lag(worker_state& st) {
+  auto& starts = st.plan.start_clocks;
+  uint64_t c = st.clock - st.epoch_start_clock + 1;
+  uint64_t oldest = UINT64_MAX;
+  for (size_t w = 0; w < starts.size(); ++w) {
+    uint64_t seen = UINT64_MAX;
+    for (auto& applied : st.applied)
+      seen = std::min(seen, w < applied.size() ? applied[w] : 0);
+    oldest = std::min(oldest, seen > starts[w] ? seen - starts[w] : 0);
+  }
+  if (oldest < c - 1)
+    st.report.max_read_lag = std::max(st.report.max_read_lag, c - 1 - oldest);
+}
+
 size_t compute_unit(worker_state& st) {
   auto& rows = st.cfg.rows;
   size_t b = st.cfg.opts.batch_size;
@@ -136,6 +156,7 @@ void request_pulls(worker_pointer self) {
           }
           st.cfg.map->scatter(s, slice.values.data(), st.params.flat().data());
           st.versions[s] = slice.version;
+          st.applied[s] = slice.applied;
           arrived(self);
         },
         [=](caf::error& err) {
@@ -194,10 +215,12 @@ void request_clock(worker_pointer self) {
 }
 
 // Pushes st.grad, asks for the next clock, pulls, then runs the next unit.
-// Synchronous modes need the order push -> clock (the commit needs every
-// push) -> pull (after the commit). Asynchronous modes send all three at
-// once: a shard handles one worker's messages in order, so the pull sees
-// the push applied, and the worker only computes once the clock is granted.
+// bsp and sbp need the order push -> clock (the commit needs every push) ->
+// pull (after the commit). So does ssp, for its read bound: the clock
+// request follows the push acknowledgements, so a granted clock means the
+// slowest worker's pushes are applied on every shard, and the pull follows
+// the grant, so it reads them. asp sends all three at once: a shard handles
+// one worker's messages in order, so the pull sees the push applied.
 void push_all(worker_pointer self, size_t rows) {
   auto& st = self->state;
   if (st.in_flight) {
@@ -230,9 +253,10 @@ void push_all(worker_pointer self, size_t rows) {
     self->send(self, step_atom::value);
     return;
   }
-  bool sync
-    = st.plan.mode == consistency::bsp || st.plan.mode == consistency::sbp;
-  if (!sync) {
+  bool ordered = st.plan.mode == consistency::bsp
+                 || st.plan.mode == consistency::sbp
+                 || st.plan.mode == consistency::ssp;
+  if (!ordered) {
     st.outstanding = 2 * shards + 1;
     st.then = [=] {
       run_unit(self);
@@ -276,6 +300,7 @@ void run_unit(worker_pointer self) {
     return;
   }
   st.delayed = false;
+  record_read_lag(st);
   // Under pipelined asp a pull may land between this compute and its push:
   // the push must name the versions the gradient was computed from.
   st.computed_from = st.versions;
@@ -337,6 +362,7 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
   st.report.job = st.cfg.job;
   st.report.worker = st.cfg.id;
   st.report.epoch = plan.epoch;
+  st.epoch_start_clock = st.clock;
   shuffle_epoch(st.cfg.rows, st.cfg.opts.seed, st.cfg.id, plan.epoch);
   if (uses_hogwild(st))
     run_hogwild(self);
@@ -355,6 +381,7 @@ worker_actor::behavior_type worker(worker_pointer self, worker_config cfg) {
   st.grad = parameter_set{st.net->shapes()};
   st.acc = parameter_set{st.net->shapes()};
   st.versions.assign(cfg.shards.size(), 0);
+  st.applied.resize(cfg.shards.size());
   st.computed_from = st.versions;
   for (uint32_t s = 0; s < cfg.shards.size(); ++s)
     st.lengths.push_back(cfg.map->lengths_of(s));

@@ -72,6 +72,10 @@ struct worker_state {
   uint64_t clock = 0;
   /// Shard versions seen at the last pull.
   std::vector<uint64_t> versions;
+  /// Per shard, the last pull's highest applied clock of every worker.
+  std::vector<std::vector<uint64_t>> applied;
+  /// This worker's clock when the epoch began.
+  uint64_t epoch_start_clock = 0;
   /// Shard versions the last computed update started from.
   std::vector<uint64_t> computed_from;
   /// Replies still awaited, and what to do once they all arrived.

@@ -25,9 +25,13 @@ struct epoch_plan {
   float lr = 0;
   /// True when training is over: the worker stops.
   bool stop = false;
+  /// Every worker's clock when the epoch began (by worker id), so that a
+  /// worker can tell how many of each worker's pushes of this epoch it has
+  /// read.
+  std::vector<uint64_t> start_clocks;
 
   auto fields() {
-    return std::tie(job, epoch, mode, lr, stop);
+    return std::tie(job, epoch, mode, lr, stop, start_clocks);
   }
 };
 
@@ -49,10 +53,12 @@ struct epoch_report {
   uint64_t max_staleness = 0;
   /// The worker's clock at the end of the epoch.
   uint64_t clock = 0;
+  /// Largest read lag of a unit this epoch (worker_state::max_read_lag).
+  uint64_t max_read_lag = 0;
 
   auto fields() {
     return std::tie(job, worker, epoch, rows, loss_sum, pushes, staleness_sum,
-      max_staleness, clock);
+      max_staleness, clock, max_read_lag);
   }
 };
 
@@ -135,7 +141,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
   return f(caf::meta::type_name("epoch_metrics"), x.epoch, x.elapsed_s,
     x.train_loss, x.test_loss, x.test_accuracy, x.samples_per_s, x.lr, x.pushes,
-    x.mean_staleness, x.max_staleness, x.max_clock_gap);
+    x.mean_staleness, x.max_staleness, x.max_clock_gap, x.max_read_lag);
 }
 
 } // namespace paramserv

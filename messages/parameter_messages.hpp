@@ -48,8 +48,10 @@ struct parameter_pull {
   }
 };
 
-/// Shard -> worker: values of the requested keys and the shard's version
-/// (number of updates applied so far).
+/// Shard -> worker: values of the requested keys, the shard's version
+/// (number of updates applied so far) and, per worker, the highest clock of
+/// that worker whose push the shard has applied (what SSP's read bound is
+/// about: see worker_state::max_read_lag).
 struct parameter_slice {
   static constexpr const char* type_name = "parameter_slice";
 
@@ -58,9 +60,10 @@ struct parameter_slice {
   std::vector<uint32_t> keys;
   std::vector<uint32_t> lengths;
   std::vector<float> values;
+  std::vector<uint64_t> applied;
 
   auto fields() {
-    return std::tie(job, version, keys, lengths, values);
+    return std::tie(job, version, keys, lengths, values, applied);
   }
 };
 

@@ -9,7 +9,8 @@ metrics_writer::metrics_writer(const std::string& path)
   if (!out_)
     throw std::runtime_error(path + ": cannot open metrics file for writing");
   out_ << "epoch,elapsed_s,train_loss,test_loss,test_accuracy,samples_per_s,"
-          "lr,pushes,mean_staleness,max_staleness,max_clock_gap\n";
+          "lr,pushes,mean_staleness,max_staleness,max_clock_gap,"
+          "max_read_lag\n";
   out_.flush();
   if (!out_)
     throw std::runtime_error(path + ": write failed");
@@ -20,7 +21,8 @@ void metrics_writer::write(const epoch_metrics& m) {
   out_ << m.epoch << ',' << m.elapsed_s << ',' << m.train_loss << ','
        << m.test_loss << ',' << m.test_accuracy << ',' << m.samples_per_s << ','
        << m.lr << ',' << m.pushes << ',' << m.mean_staleness << ','
-       << m.max_staleness << ',' << m.max_clock_gap << '\n';
+       << m.max_staleness << ',' << m.max_clock_gap << ',' << m.max_read_lag
+       << '\n';
   out_.flush();
   if (!out_)
     throw std::runtime_error(path_ + ": write failed");

@@ -28,12 +28,16 @@ struct epoch_metrics {
   double mean_staleness = 0;
   size_t max_staleness = 0;
   size_t max_clock_gap = 0;
+  /// Largest read lag of any unit of the epoch: how many clocks behind the
+  /// one before its own the oldest worker's pushes it had read were (0 in
+  /// bsp; at most s under ssp:s; unbounded in asp).
+  size_t max_read_lag = 0;
 };
 
 /// Writes epoch_metrics as CSV, one row per epoch, flushed as it goes so a
 /// running job can be watched. Columns:
 /// epoch,elapsed_s,train_loss,test_loss,test_accuracy,samples_per_s,lr,
-/// pushes,mean_staleness,max_staleness,max_clock_gap
+/// pushes,mean_staleness,max_staleness,max_clock_gap,max_read_lag
 class metrics_writer {
 public:
   /// Opens (truncates) `path` and writes the header.

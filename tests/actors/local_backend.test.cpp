@@ -252,8 +252,8 @@ TEST_CASE("bsp gives the same model bit for bit for 1, 2 and 4 shards and "
   std::filesystem::remove_all(dir_c);
 }
 
-TEST_CASE("ssp never lets a worker run more than s clocks ahead, with a "
-          "slowed worker") {
+TEST_CASE("ssp never lets a worker run more than s clocks ahead nor read "
+          "parameters older than s clocks, with a slowed worker") {
   auto train = blobs(480, 4);
   auto opts = small_options();
   opts.batch_size = 8; // 160 rows, 20 clocks per worker and epoch
@@ -280,6 +280,9 @@ TEST_CASE("ssp never lets a worker run more than s clocks ahead, with a "
     CHECK(m.max_clock_gap <= s);
     if (s == 0)
       CHECK(m.max_clock_gap == 0);
+    // SSP's read bound: every unit computed at clock c read every worker's
+    // pushes up to clock c - s - 1 (the workers record the largest lag).
+    CHECK(m.max_read_lag <= s);
     CHECK(m.pushes == 3 * 20);
   }
 }
@@ -442,10 +445,14 @@ TEST_CASE("a mode schedule switches modes at the stated epochs and trains "
     CHECK(m.pushes == 3 * 5);
     CHECK(std::isfinite(m.train_loss));
     auto mode = mode_at(modes, m.epoch);
-    if (mode.mode == consistency::bsp)
+    if (mode.mode == consistency::bsp) {
       CHECK(m.max_clock_gap == 0); // lockstep
-    if (mode.mode == consistency::ssp)
+      CHECK(m.max_read_lag == 0); // every unit reads the last commit
+    }
+    if (mode.mode == consistency::ssp) {
       CHECK(m.max_clock_gap <= mode.param);
+      CHECK(m.max_read_lag <= mode.param);
+    }
   }
 }
 
