@@ -199,7 +199,8 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
   // meanwhile must not end it.
   st.starting = true;
   float lr = st.cfg.opts.schedule.at(epoch);
-  shard_mode sm{st.cfg.job, synchronous(st.mode.mode), lr};
+  shard_mode sm{st.cfg.job, synchronous(st.mode.mode), lr,
+    st.mode.mode == consistency::hogwild};
   ask_shards<uint64_t>(
     self, [](uint32_t, uint64_t&) {},
     [=] {

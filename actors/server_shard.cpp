@@ -72,6 +72,12 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
         ++st.stats.rejected;
         return err;
       }
+      if (st.in_place) {
+        ++st.stats.rejected;
+        return make_error(errc::out_of_order,
+          "push to shard " + std::to_string(st.cfg.id)
+            + " while workers update it in place (hogwild)");
+      }
       ++st.stats.pushes;
       if (!st.synchronous) {
         record_staleness(st, p.version);
@@ -163,6 +169,7 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
         return make_error(
           errc::wrong_job, "mode of job " + std::to_string(m.job));
       st.synchronous = m.synchronous;
+      st.in_place = m.in_place;
       st.lr = m.lr;
       st.drop_until.assign(st.drop_until.size(), 0);
       for (auto& p : st.pending)

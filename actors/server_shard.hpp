@@ -40,6 +40,7 @@ struct server_shard_state {
   std::vector<uint32_t> keys;
   std::vector<uint32_t> lengths;
   bool synchronous = true;
+  bool in_place = false;
   float lr = 0;
   std::vector<std::optional<pending_push>> pending;
   /// Per worker: its pushes with a clock up to this one are late (sbp).

@@ -21,15 +21,19 @@ void fail(worker_pointer self, const caf::error& err) {
   self->quit(err);
 }
 
+// The scheduler's plan alone decides whether a worker writes the shards'
+// memory in place: it plans hogwild only for workers that share memory
+// with the shards (and asp otherwise); a worker told to run hogwild without
+// that memory refuses (see begin_epoch), and the shards refuse pushes
+// during such an epoch, so in-place and message updates never mix.
 bool uses_hogwild(const worker_state& st) {
-  return st.plan.mode == consistency::hogwild && st.cfg.board != nullptr;
+  return st.plan.mode == consistency::hogwild;
 }
 
 // Whether the worker may compute its next unit before the last one's
-// replies arrived: asp (and hogwild's message fallback) never gate.
+// replies arrived: asp never gates.
 bool pipelined(const worker_state& st) {
-  return st.plan.mode == consistency::asp
-         || (st.plan.mode == consistency::hogwild && st.cfg.board == nullptr);
+  return st.plan.mode == consistency::asp;
 }
 
 // Batches the next unit of work covers: one, n, or the rest of the epoch.
@@ -354,6 +358,13 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
   auto& st = self->state;
   if (plan.stop) {
     self->quit();
+    return;
+  }
+  if (plan.mode == consistency::hogwild && !st.cfg.board) {
+    fail(self, make_error(errc::unsupported,
+                 "worker " + std::to_string(st.cfg.id)
+                   + " was planned to run hogwild but shares no memory with "
+                     "the shards"));
     return;
   }
   st.plan = plan;

@@ -71,9 +71,12 @@ struct shard_mode {
   /// on arrival (asp, ssp, hogwild's message fallback).
   bool synchronous = true;
   float lr = 0;
+  /// True during a hogwild epoch in one process: the workers write the
+  /// shard's memory in place, so the shard refuses pushes.
+  bool in_place = false;
 
   auto fields() {
-    return std::tie(job, synchronous, lr);
+    return std::tie(job, synchronous, lr, in_place);
   }
 };
 

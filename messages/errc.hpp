@@ -26,6 +26,9 @@ enum class errc : uint8_t {
   out_of_order,
   /// Training could not go on (e.g. every worker died).
   job_failed,
+  /// Asked for something this actor cannot do where it runs (e.g. hogwild
+  /// without memory shared with the shards).
+  unsupported,
 };
 
 template <>
@@ -38,6 +41,7 @@ struct enum_names<errc> {
     std::pair{errc::bad_worker, "bad_worker"},
     std::pair{errc::out_of_order, "out_of_order"},
     std::pair{errc::job_failed, "job_failed"},
+    std::pair{errc::unsupported, "unsupported"},
   };
 };
 

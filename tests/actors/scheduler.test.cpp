@@ -20,6 +20,8 @@
 
 #include "actors/server_shard.hpp"
 #include "actors/shard_memory.hpp"
+#include "actors/worker.hpp"
+#include "linalg/data/partition.hpp"
 #include "messages/errc.hpp"
 #include "tests/actors/actor_support.hpp"
 #include "tests/test_support.hpp"
@@ -294,4 +296,79 @@ TEST_CASE("a worker killed at any point of the start sequence leaves a run "
     // first mode request was answered, never before.
     CHECK(f.shard_log() == "mode,release,stats,pull");
   }
+}
+
+TEST_CASE("in a hogwild epoch only workers that share the shards' memory "
+          "take part; one that does not refuses and the rest finish") {
+  // The actors are spawned by hand as the local backend does, except that
+  // worker 1 gets no shared memory: it must neither push into memory the
+  // others write in place nor hang the run.
+  caf::actor_system_config cfg;
+  caf::actor_system sys{test::configured(cfg)};
+  auto train = std::make_shared<const dataset>(test::blobs(120, 8));
+  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 5);
+  auto net = make_model(opts.model);
+  parameter_set init{net->shapes()};
+  net->initialize(init, opts.seed);
+  auto map
+    = std::make_shared<const shard_map>(shard_map::make(net->shapes(), 2));
+  auto board = std::make_shared<hogwild_board>();
+  std::vector<server_shard_actor> shards;
+  for (uint32_t s = 0; s < 2; ++s) {
+    auto mem = std::make_shared<shard_memory>();
+    mem->values.resize(map->sizes[s]);
+    map->gather(s, init.flat().data(), mem->values.data());
+    mem->opt = make_optimizer(opts.optimizer, map->sizes[s]);
+    board->shards.push_back(mem);
+    shards.push_back(
+      sys.spawn(server_shard, shard_config{job, s, 2, map}, mem));
+  }
+  scheduler_config sc;
+  sc.job = job;
+  sc.workers = 2;
+  sc.opts = opts;
+  sc.modes = parse_mode_schedule("hogwild@1");
+  sc.shards = shards;
+  sc.map = map;
+  auto sched = sys.spawn(scheduler, std::move(sc));
+  auto parts = partition_rows(train->size(), 2, opts.scheme, opts.seed);
+  std::vector<worker_actor> workers;
+  for (uint32_t w = 0; w < 2; ++w) {
+    worker_config wc;
+    wc.job = job;
+    wc.id = w;
+    wc.opts = opts;
+    wc.train = train;
+    wc.rows = parts[w];
+    wc.map = map;
+    wc.shards = shards;
+    wc.scheduler = sched;
+    if (w == 0)
+      wc.board = board;
+    workers.push_back(sys.spawn(worker, std::move(wc)));
+  }
+  caf::scoped_actor self{sys};
+  for (auto& w : workers)
+    self->send(w, start_atom::value);
+  run_result result;
+  self->request(sched, reply_timeout, run_atom::value)
+    .receive(
+      [&](run_result& r) {
+        result = std::move(r);
+      },
+      [&](caf::error& err) {
+        FAIL(sys.render(err));
+      });
+  REQUIRE(result.history.size() == 2);
+  CHECK(result.rejected == 0); // no push reached a shard
+  bool refused = false;
+  for (auto& line : result.log)
+    refused |= line.find("worker 1 died") != std::string::npos
+               && line.find("shares no memory") != std::string::npos;
+  CHECK(refused);
+  // Worker 0 alone trained both epochs in place: 60 rows, 16 a batch.
+  for (auto& m : result.history)
+    CHECK(m.pushes == 4);
+  for (auto& s : shards)
+    self->send_exit(s, caf::exit_reason::user_shutdown);
 }

@@ -100,8 +100,9 @@ struct fixture {
     return result;
   }
 
-  uint64_t set_mode(bool synchronous, float lr) {
-    return ask<uint64_t>(mode_atom::value, shard_mode{job, synchronous, lr});
+  uint64_t set_mode(bool synchronous, float lr, bool in_place = false) {
+    return ask<uint64_t>(
+      mode_atom::value, shard_mode{job, synchronous, lr, in_place});
   }
 
   uint64_t commit(
@@ -345,4 +346,17 @@ TEST_CASE("a buffered push of a worker the commit neither includes nor marks "
   CHECK(s.updates == 1);
   CHECK(s.dropped == 0);
   CHECK(s.lost == 1);
+}
+
+TEST_CASE("while workers update a shard in place (hogwild) it refuses "
+          "pushes and leaves the model unchanged") {
+  fixture f;
+  f.set_mode(false, 0.5f, true);
+  auto err = f.refused(f.make_push(0, 1, 0, 16, random_floats(f.size(), 60)));
+  CHECK(err == make_error(errc::out_of_order, ""));
+  CHECK(f.pull().values == f.w0);
+  CHECK(f.stats().rejected == 1);
+  // The next epoch's mode lifts it.
+  f.set_mode(false, 0.5f);
+  CHECK(f.push(f.make_push(0, 1, 0, 16, random_floats(f.size(), 61))) == 1);
 }
