@@ -118,6 +118,7 @@ void end_epoch(scheduler_pointer self) {
             m.pushes += slot.report.pushes;
             m.max_read_lag
               = std::max<size_t>(m.max_read_lag, slot.report.max_read_lag);
+            m.skipped += slot.report.skipped;
             if (st.mode.mode == consistency::hogwild) {
               staleness += slot.report.staleness_sum;
               measured += slot.report.pushes;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "linalg/core/finite.hpp"
 #include "messages/errc.hpp"
 
 namespace paramserv {
@@ -25,16 +26,7 @@ caf::error check_push(const server_shard_state& st, const gradient_push& p) {
       || p.values.size() != st.mem->values.size())
     return make_error(errc::bad_shape,
       "push does not match the keys of shard " + std::to_string(st.cfg.id));
-  // NaN and infinity have all exponent bits set; an OR over that test
-  // vectorises, unlike a loop of std::isfinite with an early exit.
-  uint32_t bad = 0;
-  const float* v = p.values.data();
-  for (size_t i = 0; i < p.values.size(); ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, v + i, sizeof bits);
-    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-  }
-  if (bad != 0)
+  if (!all_finite(p.values))
     return make_error(errc::not_finite, "push holds a NaN or infinity");
   return {};
 }

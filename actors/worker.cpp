@@ -5,6 +5,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "linalg/core/finite.hpp"
 #include "linalg/data/partition.hpp"
 #include "messages/errc.hpp"
 
@@ -177,9 +178,17 @@ void pull_all(worker_pointer self, continuation next) {
   request_pulls(self);
 }
 
-// Pushes st.grad to every shard (each push one awaited reply).
-void request_pushes(worker_pointer self, size_t rows) {
+// Pushes st.grad to every shard (each push one awaited reply) and returns
+// how many pushes went out: all shards, or none when the update holds a NaN
+// or infinity. A push is all or nothing across shards, so the whole update
+// is checked before any of it leaves; a bad one is skipped and counted.
+size_t request_pushes(worker_pointer self, size_t rows) {
   auto& st = self->state;
+  if (!all_finite(st.grad.flat())) {
+    ++st.report.skipped;
+    return 0;
+  }
+  ++st.report.pushes;
   for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
     gradient_push p;
     p.job = st.cfg.job;
@@ -201,6 +210,7 @@ void request_pushes(worker_pointer self, size_t rows) {
           fail(self, err);
         });
   }
+  return st.cfg.shards.size();
 }
 
 // Asks the scheduler for the next clock (one awaited reply).
@@ -235,7 +245,6 @@ void push_all(worker_pointer self, size_t rows) {
     return;
   }
   ++st.clock;
-  ++st.report.pushes;
   size_t shards = st.cfg.shards.size();
   if (pipelined(st)) {
     // asp lets the worker compute its next unit while the shards apply this
@@ -251,7 +260,7 @@ void push_all(worker_pointer self, size_t rows) {
         next();
       }
     };
-    request_pushes(self, rows);
+    st.outstanding -= shards - request_pushes(self, rows);
     request_clock(self);
     request_pulls(self);
     self->send(self, step_atom::value);
@@ -265,7 +274,7 @@ void push_all(worker_pointer self, size_t rows) {
     st.then = [=] {
       run_unit(self);
     };
-    request_pushes(self, rows);
+    st.outstanding -= shards - request_pushes(self, rows);
     request_clock(self);
     request_pulls(self);
     return;
@@ -281,7 +290,11 @@ void push_all(worker_pointer self, size_t rows) {
     };
     request_clock(self);
   };
-  request_pushes(self, rows);
+  if (request_pushes(self, rows) == 0) {
+    st.outstanding = 0;
+    auto next = std::move(st.then);
+    next();
+  }
 }
 
 // One unit of work with messages: compute, push, wait for the clock grant,
@@ -336,6 +349,13 @@ void run_hogwild(worker_pointer self) {
     }
     double before = st.report.loss_sum;
     size_t rows = compute_unit(st);
+    if (!all_finite(st.grad.flat())) {
+      // As with pushes: a bad update touches no shard.
+      ++st.report.skipped;
+      ++st.clock;
+      count_rows(st, rows, st.report.loss_sum - before);
+      continue;
+    }
     uint64_t now = 0;
     for (uint32_t s = 0; s < map.shards(); ++s) {
       auto& mem = *board.shards[s];

@@ -55,10 +55,12 @@ struct epoch_report {
   uint64_t clock = 0;
   /// Largest read lag of a unit this epoch (worker_state::max_read_lag).
   uint64_t max_read_lag = 0;
+  /// Units whose update held a NaN or infinity: not pushed to any shard.
+  uint64_t skipped = 0;
 
   auto fields() {
     return std::tie(job, worker, epoch, rows, loss_sum, pushes, staleness_sum,
-      max_staleness, clock, max_read_lag);
+      max_staleness, clock, max_read_lag, skipped);
   }
 };
 
@@ -144,7 +146,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
   return f(caf::meta::type_name("epoch_metrics"), x.epoch, x.elapsed_s,
     x.train_loss, x.test_loss, x.test_accuracy, x.samples_per_s, x.lr, x.pushes,
-    x.mean_staleness, x.max_staleness, x.max_clock_gap, x.max_read_lag);
+    x.mean_staleness, x.max_staleness, x.max_clock_gap, x.max_read_lag,
+    x.skipped);
 }
 
 } // namespace paramserv

@@ -32,12 +32,15 @@ struct epoch_metrics {
   /// one before its own the oldest worker's pushes it had read were (0 in
   /// bsp; at most s under ssp:s; unbounded in asp).
   size_t max_read_lag = 0;
+  /// Updates not applied because they held a NaN or infinity (a worker
+  /// checks its whole update before pushing any of it).
+  size_t skipped = 0;
 };
 
 /// Writes epoch_metrics as CSV, one row per epoch, flushed as it goes so a
 /// running job can be watched. Columns:
 /// epoch,elapsed_s,train_loss,test_loss,test_accuracy,samples_per_s,lr,
-/// pushes,mean_staleness,max_staleness,max_clock_gap,max_read_lag
+/// pushes,mean_staleness,max_staleness,max_clock_gap,max_read_lag,skipped
 class metrics_writer {
 public:
   /// Opens (truncates) `path` and writes the header.

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -516,4 +517,28 @@ TEST_CASE("validate accepts the boundary cases") {
   local.modes = parse_mode_schedule("bsp@1");
   local.shards = 14;
   CHECK_NOTHROW(validate(opts, local, *train));
+}
+
+TEST_CASE("an update holding a NaN reaches no shard and the run goes on, in "
+          "every mode") {
+  // Row 5 has a NaN feature: the batch that holds it yields a NaN
+  // gradient. It must be skipped whole (not applied on one shard and
+  // refused by another), once per epoch, and the model stays finite.
+  auto data = test::blobs(96, 21);
+  data.x(2, 5) = std::numeric_limits<float>::quiet_NaN();
+  auto train = std::make_shared<const dataset>(std::move(data));
+  auto opts = small_options();
+  opts.epochs = 2;
+  for (auto mode : {"bsp@1", "asp@1", "ssp:1@1", "hogwild@1", "sbp:1@1"}) {
+    CAPTURE(mode);
+    auto local = local_with(3, mode);
+    local.shards = 2;
+    auto r = train_local(opts, local, train, nullptr);
+    REQUIRE(r.history.size() == 2);
+    CHECK(r.rejected == 0);
+    for (auto& m : r.history)
+      CHECK(m.skipped == 1);
+    for (float x : r.params.flat())
+      REQUIRE(std::isfinite(x));
+  }
 }
