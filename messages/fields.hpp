@@ -1,11 +1,13 @@
 #pragma once
 
 #include <concepts>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
 
+#include "messages/bounded.hpp"
 #include "messages/float_buffer.hpp"
 
 namespace paramserv {
@@ -20,8 +22,9 @@ namespace paramserv {
 ///       auto fields() { return std::tie(job, keys); }
 ///     };
 ///
-/// Float vectors travel as raw bytes (float_buffer); everything else as
-/// CAF inspects it.
+/// Float vectors travel as raw bytes (float_buffer); other vectors and
+/// strings with a bounded length (bounded.hpp); everything else as CAF
+/// inspects it.
 template <class T>
 concept message_struct = requires(T& x) {
   { T::type_name } -> std::convertible_to<const char*>;
@@ -37,6 +40,15 @@ T& on_wire(T& x) {
 
 inline float_buffer on_wire(std::vector<float>& xs) {
   return float_buffer{xs};
+}
+
+template <class T>
+bounded<std::vector<T>> on_wire(std::vector<T>& xs) {
+  return {xs};
+}
+
+inline bounded<std::string> on_wire(std::string& str) {
+  return {str};
 }
 
 } // namespace detail

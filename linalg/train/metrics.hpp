@@ -35,6 +35,8 @@ struct epoch_metrics {
   /// Updates not applied because they held a NaN or infinity (a worker
   /// checks its whole update before pushing any of it).
   size_t skipped = 0;
+
+  friend bool operator==(const epoch_metrics&, const epoch_metrics&) = default;
 };
 
 /// Writes epoch_metrics as CSV, one row per epoch, flushed as it goes so a

@@ -17,6 +17,7 @@
 #include "linalg/core/random.hpp"
 #include "tests/test_support.hpp"
 #include "messages/add_message_types.hpp"
+#include "messages/control_messages.hpp"
 #include "messages/parameter_messages.hpp"
 
 using namespace paramserv;
@@ -220,4 +221,104 @@ TEST_CASE("a parameter slice survives a binary round trip as raw bytes") {
     CHECK(back.job == 5);
     CHECK(back.values.empty());
   }
+}
+
+namespace {
+
+// A message of each type with every field set to something other than its
+// default.
+template <class T>
+T sample();
+
+template <>
+gradient_push sample() {
+  return {11, 2, 33, 44, 64, {1, 5}, {3, 2}, {1.5f, -2.0f, 3.0f, 0.25f, 9.0f}};
+}
+
+template <>
+parameter_pull sample() {
+  return {11, 3, {0, 4, 7}};
+}
+
+template <>
+parameter_slice sample() {
+  return {11, 99, {2}, {3}, {0.5f, 1.5f, -7.0f}, {4, 0, 12}};
+}
+
+template <>
+epoch_plan sample() {
+  return {11, 3, consistency::ssp, 0.125f, true, {10, 12, 9}};
+}
+
+template <>
+epoch_report sample() {
+  return {11, 1, 2, 640, 12.5, 10, 3.5, 4, 30, 2, 1};
+}
+
+template <>
+shard_mode sample() {
+  return {11, false, 0.5f, true};
+}
+
+template <>
+commit_request sample() {
+  return {11, 17, {0, 2}, {1, 5}};
+}
+
+template <>
+shard_stats sample() {
+  return {1, 2, 3, 4.5, 5, 6, 7, 8};
+}
+
+template <>
+run_result sample() {
+  epoch_metrics m;
+  m.epoch = 2;
+  m.elapsed_s = 1.25;
+  m.train_loss = 0.5;
+  m.test_accuracy = 0.875;
+  m.pushes = 40;
+  m.max_read_lag = 3;
+  m.skipped = 1;
+  return {{m, m}, {1.0f, 2.0f}, 3, 4, 5, {"epoch 1: mode bsp", ""}};
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE("every message type survives a binary round trip field "
+                   "for field",
+  T, gradient_push, parameter_pull, parameter_slice, epoch_plan, epoch_report,
+  shard_mode, commit_request, shard_stats, run_result) {
+  fixture f;
+  auto x = sample<T>();
+  auto buf = f.serialize(x);
+  T y;
+  REQUIRE_FALSE(f.deserialize(buf, y));
+  CHECK(x.fields() == y.fields());
+  CHECK_FALSE(T{}.fields() == x.fields()); // the sample is not the default
+}
+
+TEST_CASE("a message claiming a huge vector or string is refused before "
+          "anything is allocated") {
+  fixture f;
+  // parameter_pull: job (8 bytes), worker (4), then the keys' length (8).
+  parameter_pull pull{11, 3, {0, 4}};
+  auto buf = f.serialize(pull);
+  REQUIRE(buf.size() == 8 + 4 + 8 + 2 * 4);
+  // All bits set: 2^64 - 1 keys in any byte order (CAF 0.17 writes
+  // integers in network order).
+  std::memset(buf.data() + 12, 0xff, 8);
+  parameter_pull back;
+  auto err = f.deserialize(buf, back);
+  CHECK(err == caf::sec::invalid_argument);
+  CHECK(back.keys.size() <= 2);
+  // The same for a string inside a vector (run_result's log lines).
+  run_result r;
+  r.log = {"x"};
+  auto rbuf = f.serialize(r);
+  // The last 9 bytes are the line's length (8) and its one character.
+  REQUIRE(rbuf.size() >= 9);
+  std::memset(rbuf.data() + rbuf.size() - 9, 0xff, 8);
+  run_result rback;
+  CHECK(f.deserialize(rbuf, rback) == caf::sec::invalid_argument);
 }
