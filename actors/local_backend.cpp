@@ -1,6 +1,7 @@
 #include "actors/local_backend.hpp"
 
 #include <atomic>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -17,6 +18,11 @@
 namespace paramserv {
 
 namespace {
+
+uint64_t new_job_id() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ uint64_t { rd() };
+}
 
 // The checks of `local` that need neither the model nor the data.
 void validate_local(const local_options& local) {
@@ -82,7 +88,9 @@ local_result train_local(const train_options& opts, const local_options& local,
   // sleeping (a few milliseconds of spinning at most) fixes that.
   cfg.set("work-stealing.aggressive-poll-attempts", size_t{100000});
   caf::actor_system sys{cfg};
-  const uint64_t job = opts.seed * 1000003 + 17; // any id; checked by shards
+  // The run's identity: random, so that two runs (of the same seed, too)
+  // never take each other's messages; training depends on the seed alone.
+  const uint64_t job = new_job_id();
 
   // The model's initial values, exactly as the sequential trainer makes
   // them, then split over the shards.
@@ -135,6 +143,7 @@ local_result train_local(const train_options& opts, const local_options& local,
     workers.push_back(sys.spawn(worker, std::move(wc)));
   }
   local_result result;
+  result.job = job;
   caf::error failure;
   {
     caf::scoped_actor self{sys};

@@ -48,6 +48,8 @@ struct local_hooks {
 
 /// What a run produced.
 struct local_result {
+  /// The run's identity on the wire: random, never derived from the seed.
+  uint64_t job = 0;
   std::vector<epoch_metrics> history;
   parameter_set params;
   /// Late pushes dropped (sbp), buffered pushes of workers that died

@@ -542,3 +542,14 @@ TEST_CASE("an update holding a NaN reaches no shard and the run goes on, in "
       REQUIRE(std::isfinite(x));
   }
 }
+
+TEST_CASE("two runs of the same seed get different job ids and the same "
+          "model") {
+  auto train = blobs(60, 3);
+  auto opts = small_options();
+  opts.epochs = 1;
+  auto a = train_local(opts, local_with(2, "bsp@1"), train, nullptr);
+  auto b = train_local(opts, local_with(2, "bsp@1"), train, nullptr);
+  CHECK(a.job != b.job);
+  CHECK(same_bits(flat(a.params), flat(b.params)));
+}
