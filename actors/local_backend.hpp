@@ -53,7 +53,7 @@ struct local_result {
   std::vector<epoch_metrics> history;
   parameter_set params;
   /// Late pushes dropped (sbp), buffered pushes of workers that died
-  /// (lost), and malformed pushes refused.
+  /// (lost), and malformed pushes and misaddressed messages refused.
   uint64_t dropped = 0;
   uint64_t lost = 0;
   uint64_t rejected = 0;

@@ -143,6 +143,8 @@ void end_epoch(scheduler_pointer self) {
                 .count();
           st.result.dropped += st.stats.dropped;
           st.result.lost += st.stats.lost;
+          for (auto& slot : st.slots)
+            st.result.rejected += slot.report.refused;
           st.result.rejected += st.stats.rejected;
           st.result.history.push_back(m);
           if (st.driver)

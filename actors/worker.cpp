@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include <caf/event_based_actor.hpp>
 
@@ -124,6 +125,7 @@ void run_unit(worker_pointer self);
 void finish_epoch(worker_pointer self) {
   auto& st = self->state;
   st.report.clock = st.clock;
+  st.report.refused = std::exchange(st.refused, 0);
   self->request(st.cfg.scheduler, caf::infinite, epoch_atom::value, st.report)
     .then(
       [=](epoch_plan& plan) {
@@ -405,7 +407,7 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
 
 } // namespace
 
-worker_actor::behavior_type worker(worker_pointer self, worker_config cfg) {
+worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
   auto& st = self->state;
   st.net = make_model(cfg.opts.model);
   st.params = parameter_set{st.net->shapes()};
@@ -436,11 +438,18 @@ worker_actor::behavior_type worker(worker_pointer self, worker_config cfg) {
             fail(self, err);
           });
     },
-    [=](step_atom) {
-      if (uses_hogwild(self->state))
+    [=](step_atom) -> caf::result<void> {
+      auto& st = self->state;
+      if (self->current_sender() != self->ctrl()) {
+        ++st.refused;
+        return make_error(errc::out_of_order,
+          "step is internal to worker " + std::to_string(st.cfg.id));
+      }
+      if (uses_hogwild(st))
         run_hogwild(self);
       else
         run_unit(self);
+      return caf::unit;
     },
   };
 }

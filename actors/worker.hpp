@@ -86,6 +86,8 @@ struct worker_state {
   std::function<void()> after_flight;
   /// Key lengths per shard (sent with every push).
   std::vector<std::vector<uint32_t>> lengths;
+  /// Internal messages refused because another actor sent them.
+  uint64_t refused = 0;
   /// Whether the test-hook delay of the current unit was served.
   bool delayed = false;
   epoch_report report;
@@ -93,10 +95,10 @@ struct worker_state {
   static inline const char* name = "paramserv.worker";
 };
 
-using worker_pointer = worker_actor::stateful_pointer<worker_state>;
+using worker_pointer = worker_internal::stateful_pointer<worker_state>;
 
 /// The worker behaviour: on `start` it joins the scheduler and trains epoch
 /// after epoch as the scheduler's plans say, then quits.
-worker_actor::behavior_type worker(worker_pointer self, worker_config cfg);
+worker_internal::behavior_type worker(worker_pointer self, worker_config cfg);
 
 } // namespace paramserv

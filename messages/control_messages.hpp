@@ -57,10 +57,13 @@ struct epoch_report {
   uint64_t max_read_lag = 0;
   /// Units whose update held a NaN or infinity: not pushed to any shard.
   uint64_t skipped = 0;
+  /// Messages refused in this epoch because they came from the wrong
+  /// sender.
+  uint64_t refused = 0;
 
   auto fields() {
     return std::tie(job, worker, epoch, rows, loss_sum, pushes, staleness_sum,
-      max_staleness, clock, max_read_lag, skipped);
+      max_staleness, clock, max_read_lag, skipped, refused);
   }
 };
 

@@ -40,7 +40,6 @@ constexpr uint64_t job = 7;
 worker_actor::behavior_type idle_worker() {
   return {
     [](start_atom) {},
-    [](step_atom) {},
   };
 }
 
@@ -371,4 +370,63 @@ TEST_CASE("in a hogwild epoch only workers that share the shards' memory "
     CHECK(m.pushes == 4);
   for (auto& s : shards)
     self->send_exit(s, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a worker refuses its internal step message from any other actor") {
+  // The worker is spawned as the local backend does, but not started: a
+  // step from outside would make it compute and push out of turn.
+  caf::actor_system_config cfg;
+  caf::actor_system sys{test::configured(cfg)};
+  auto train = std::make_shared<const dataset>(test::blobs(40, 2));
+  auto opts = test::small_options("softmax", optimizer_kind::sgd, 0.1f, 1, 5);
+  auto net = make_model(opts.model);
+  auto map
+    = std::make_shared<const shard_map>(shard_map::make(net->shapes(), 1));
+  auto mem = std::make_shared<shard_memory>();
+  mem->values.assign(map->sizes[0], 0.0f);
+  mem->opt = make_optimizer(opts.optimizer, map->sizes[0]);
+  auto shard = sys.spawn(server_shard, shard_config{job, 0, 1, map}, mem);
+  scheduler_config sc;
+  sc.job = job;
+  sc.workers = 1;
+  sc.opts = opts;
+  sc.modes = {mode_switch{}};
+  sc.shards = {shard};
+  sc.map = map;
+  auto sched = sys.spawn(scheduler, std::move(sc));
+  worker_config wc;
+  wc.job = job;
+  wc.opts = opts;
+  wc.train = train;
+  wc.rows = partition_rows(train->size(), 1, opts.scheme, opts.seed)[0];
+  wc.map = map;
+  wc.shards = {shard};
+  wc.scheduler = sched;
+  auto w = sys.spawn(worker, std::move(wc));
+  caf::scoped_actor self{sys};
+  // What a peer that got hold of the whole interface could send.
+  auto whole = caf::actor_cast<caf::actor>(w);
+  caf::error refused;
+  self->request(whole, reply_timeout, step_atom::value)
+    .receive([] {},
+      [&](caf::error& err) {
+        refused = err;
+      });
+  CHECK(refused == make_error(errc::out_of_order, ""));
+  // Nothing reached the shard.
+  shard_stats stats;
+  self->request(shard, reply_timeout, stats_atom::value)
+    .receive(
+      [&](shard_stats& s) {
+        stats = s;
+      },
+      [&](caf::error& err) {
+        FAIL(sys.render(err));
+      });
+  CHECK(stats.pushes == 0);
+  CHECK(stats.rejected == 0);
+  for (auto& a :
+    {caf::actor_cast<caf::actor>(w), caf::actor_cast<caf::actor>(sched),
+      caf::actor_cast<caf::actor>(shard)})
+    self->send_exit(a, caf::exit_reason::user_shutdown);
 }

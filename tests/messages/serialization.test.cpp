@@ -252,7 +252,7 @@ epoch_plan sample() {
 
 template <>
 epoch_report sample() {
-  return {11, 1, 2, 640, 12.5, 10, 3.5, 4, 30, 2, 1};
+  return {11, 1, 2, 640, 12.5, 10, 3.5, 4, 30, 2, 1, 6};
 }
 
 template <>
