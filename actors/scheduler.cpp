@@ -43,7 +43,9 @@ void ask_shards(scheduler_pointer self,
             done();
         },
         [=](caf::error& err) {
-          finish(self, err);
+          finish(self, make_error(errc::job_failed,
+                         "server shard " + std::to_string(s)
+                           + " did not answer (" + to_string(err) + ")"));
         });
   }
 }
@@ -382,8 +384,19 @@ scheduler_actor::behavior_type scheduler(
   st.eval_params = parameter_set{st.net->shapes()};
   st.mode = mode_at(cfg.modes, 1);
   st.cfg = std::move(cfg);
+  // A lost shard leaves no consistent model: the run ends, naming it.
+  for (auto& shard : st.cfg.shards)
+    self->monitor(shard);
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
+    for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
+      if (msg.source == caf::actor_cast<caf::actor_addr>(st.cfg.shards[s])) {
+        finish(self, make_error(errc::job_failed,
+                       "server shard " + std::to_string(s) + " stopped ("
+                         + to_string(msg.reason) + ")"));
+        return;
+      }
+    }
     for (uint32_t w = 0; w < st.slots.size(); ++w) {
       auto& slot = st.slots[w];
       if (!slot.live || !slot.joined

@@ -57,6 +57,10 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
   st.applied.assign(cfg.workers, 0);
   st.cfg = std::move(cfg);
   st.mem = std::move(mem);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    if (msg.source == self->state.scheduler)
+      self->quit(msg.reason);
+  });
   return {
     [=](push_atom, gradient_push& p) -> caf::result<uint64_t> {
       auto& st = self->state;
@@ -160,6 +164,12 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
       if (m.job != st.cfg.job)
         return make_error(
           errc::wrong_job, "mode of job " + std::to_string(m.job));
+      if (!st.scheduler) {
+        // The first mode request comes from the scheduler: the shard stops
+        // when it does.
+        st.scheduler = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        self->monitor(self->current_sender());
+      }
       st.synchronous = m.synchronous;
       st.in_place = m.in_place;
       st.lr = m.lr;

@@ -37,6 +37,8 @@ struct server_shard_state {
 
   shard_config cfg;
   std::shared_ptr<shard_memory> mem;
+  /// Whoever sent the first mode request (the scheduler), monitored.
+  caf::actor_addr scheduler;
   std::vector<uint32_t> keys;
   std::vector<uint32_t> lengths;
   bool synchronous = true;

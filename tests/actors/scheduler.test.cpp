@@ -297,66 +297,86 @@ TEST_CASE("a worker killed at any point of the start sequence leaves a run "
   }
 }
 
-TEST_CASE("in a hogwild epoch only workers that share the shards' memory "
-          "take part; one that does not refuses and the rest finish") {
-  // The actors are spawned by hand as the local backend does, except that
-  // worker 1 gets no shared memory: it must neither push into memory the
-  // others write in place nor hang the run.
+// Shards, a scheduler and real workers of one job on blobs() data, spawned
+// as the local backend spawns them, except that the test chooses which
+// workers share the shards' memory (`boards[w]`).
+struct job_actors {
   caf::actor_system_config cfg;
   caf::actor_system sys{test::configured(cfg)};
-  auto train = std::make_shared<const dataset>(test::blobs(120, 8));
-  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 5);
-  auto net = make_model(opts.model);
-  parameter_set init{net->shapes()};
-  net->initialize(init, opts.seed);
-  auto map
-    = std::make_shared<const shard_map>(shard_map::make(net->shapes(), 2));
-  auto board = std::make_shared<hogwild_board>();
-  std::vector<server_shard_actor> shards;
-  for (uint32_t s = 0; s < 2; ++s) {
-    auto mem = std::make_shared<shard_memory>();
-    mem->values.resize(map->sizes[s]);
-    map->gather(s, init.flat().data(), mem->values.data());
-    mem->opt = make_optimizer(opts.optimizer, map->sizes[s]);
-    board->shards.push_back(mem);
-    shards.push_back(
-      sys.spawn(server_shard, shard_config{job, s, 2, map}, mem));
-  }
-  scheduler_config sc;
-  sc.job = job;
-  sc.workers = 2;
-  sc.opts = opts;
-  sc.modes = parse_mode_schedule("hogwild@1");
-  sc.shards = shards;
-  sc.map = map;
-  auto sched = sys.spawn(scheduler, std::move(sc));
-  auto parts = partition_rows(train->size(), 2, opts.scheme, opts.seed);
-  std::vector<worker_actor> workers;
-  for (uint32_t w = 0; w < 2; ++w) {
-    worker_config wc;
-    wc.job = job;
-    wc.id = w;
-    wc.opts = opts;
-    wc.train = train;
-    wc.rows = parts[w];
-    wc.map = map;
-    wc.shards = shards;
-    wc.scheduler = sched;
-    if (w == 0)
-      wc.board = board;
-    workers.push_back(sys.spawn(worker, std::move(wc)));
-  }
   caf::scoped_actor self{sys};
-  for (auto& w : workers)
-    self->send(w, start_atom::value);
+  std::vector<server_shard_actor> shards;
+  scheduler_actor sched;
+  std::vector<worker_actor> workers;
+
+  job_actors(const std::string& modes, size_t k, size_t n_shards, size_t epochs,
+    std::vector<bool> boards, size_t rows = 120) {
+    auto train = std::make_shared<const dataset>(test::blobs(rows, 8));
+    auto opts
+      = test::small_options("mlp", optimizer_kind::sgd, 0.1f, epochs, 5);
+    auto net = make_model(opts.model);
+    parameter_set init{net->shapes()};
+    net->initialize(init, opts.seed);
+    auto map = std::make_shared<const shard_map>(
+      shard_map::make(net->shapes(), n_shards));
+    auto board = std::make_shared<hogwild_board>();
+    for (uint32_t s = 0; s < n_shards; ++s) {
+      auto mem = std::make_shared<shard_memory>();
+      mem->values.resize(map->sizes[s]);
+      map->gather(s, init.flat().data(), mem->values.data());
+      mem->opt = make_optimizer(opts.optimizer, map->sizes[s]);
+      board->shards.push_back(mem);
+      shards.push_back(
+        sys.spawn(server_shard, shard_config{job, s, k, map}, mem));
+    }
+    scheduler_config sc;
+    sc.job = job;
+    sc.workers = k;
+    sc.opts = opts;
+    sc.modes = parse_mode_schedule(modes);
+    sc.shards = shards;
+    sc.map = map;
+    sched = sys.spawn(scheduler, std::move(sc));
+    auto parts = partition_rows(train->size(), k, opts.scheme, opts.seed);
+    for (uint32_t w = 0; w < k; ++w) {
+      worker_config wc;
+      wc.job = job;
+      wc.id = w;
+      wc.opts = opts;
+      wc.train = train;
+      wc.rows = parts[w];
+      wc.map = map;
+      wc.shards = shards;
+      wc.scheduler = sched;
+      if (w < boards.size() && boards[w])
+        wc.board = board;
+      workers.push_back(sys.spawn(worker, std::move(wc)));
+    }
+    for (auto& w : workers)
+      self->send(w, start_atom::value);
+  }
+
+  ~job_actors() {
+    for (auto& s : shards)
+      self->send_exit(s, caf::exit_reason::user_shutdown);
+    for (auto& w : workers)
+      self->send_exit(w, caf::exit_reason::user_shutdown);
+    self->send_exit(sched, caf::exit_reason::user_shutdown);
+  }
+};
+
+TEST_CASE("in a hogwild epoch only workers that share the shards' memory "
+          "take part; one that does not refuses and the rest finish") {
+  // Worker 1 gets no shared memory: it must neither push into memory the
+  // others write in place nor hang the run.
+  job_actors j{"hogwild@1", 2, 2, 2, {true, false}};
   run_result result;
-  self->request(sched, reply_timeout, run_atom::value)
+  j.self->request(j.sched, reply_timeout, run_atom::value)
     .receive(
       [&](run_result& r) {
         result = std::move(r);
       },
       [&](caf::error& err) {
-        FAIL(sys.render(err));
+        FAIL(j.sys.render(err));
       });
   REQUIRE(result.history.size() == 2);
   CHECK(result.rejected == 0); // no push reached a shard
@@ -368,8 +388,75 @@ TEST_CASE("in a hogwild epoch only workers that share the shards' memory "
   // Worker 0 alone trained both epochs in place: 60 rows, 16 a batch.
   for (auto& m : result.history)
     CHECK(m.pushes == 4);
-  for (auto& s : shards)
-    self->send_exit(s, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a shard killed mid-run ends the run with an error naming it, in "
+          "every mode") {
+  for (auto mode : {"bsp@1", "asp@1", "ssp:1@1", "hogwild@1", "sbp:1@1"}) {
+    CAPTURE(mode);
+    // Enough rows that the second epoch is still running when the first
+    // epoch's metrics reach the test.
+    job_actors j{mode, 3, 2, 50, {true, true, true}, 3000};
+    auto run = j.self->request(j.sched, reply_timeout, run_atom::value);
+    bool first_epoch = false;
+    while (!first_epoch)
+      j.self->receive(
+        [&](const epoch_metrics&) {
+          first_epoch = true;
+        },
+        [](const std::string&) {},
+        caf::after(reply_timeout) >>
+          [&] {
+            FAIL("no epoch finished");
+          });
+    j.self->send_exit(j.shards[1], caf::exit_reason::kill);
+    caf::error failure;
+    run.receive(
+      [&](run_result&) {
+        FAIL("the run finished without shard 1");
+      },
+      [&](caf::error& err) {
+        failure = err;
+      });
+    INFO(j.sys.render(failure));
+    CHECK(failure == make_error(errc::job_failed, ""));
+    // The shard's monitor or a request to it noticed, whichever came first.
+    CHECK(j.sys.render(failure).find("server shard 1 ") != std::string::npos);
+  }
+}
+
+TEST_CASE("when the scheduler dies every worker and shard stops") {
+  job_actors j{"asp@1", 2, 2, 50, {}, 3000};
+  auto run = j.self->request(j.sched, reply_timeout, run_atom::value);
+  for (auto& w : j.workers)
+    j.self->monitor(w);
+  for (auto& s : j.shards)
+    j.self->monitor(s);
+  bool first_epoch = false;
+  while (!first_epoch)
+    j.self->receive(
+      [&](const epoch_metrics&) {
+        first_epoch = true;
+      },
+      [](const std::string&) {},
+      caf::after(reply_timeout) >>
+        [&] {
+          FAIL("no epoch finished");
+        });
+  j.self->send_exit(j.sched, caf::exit_reason::kill);
+  size_t stopped = 0;
+  while (stopped < j.workers.size() + j.shards.size())
+    j.self->receive(
+      [&](caf::down_msg&) {
+        ++stopped;
+      },
+      [](const epoch_metrics&) {}, [](const std::string&) {},
+      [](caf::error&) {},
+      caf::after(reply_timeout) >>
+        [&] {
+          FAIL("only " << stopped << " of the workers and shards stopped");
+        });
+  CHECK(stopped == 4);
 }
 
 TEST_CASE("a worker refuses its internal step message from any other actor") {
