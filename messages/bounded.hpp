@@ -41,28 +41,34 @@ inline bounded<std::string> bounded_element(std::string& x) {
   return {x};
 }
 
+// The elements of `xs`, already sized: integers as one raw block, others
+// one by one.
+template <class Inspector, class Container>
+caf::error apply_elements(Inspector& f, Container& xs) {
+  using value_type = typename Container::value_type;
+  if constexpr (std::is_integral_v<value_type>) {
+    return xs.empty() ? caf::error{}
+                      : f.apply_raw(xs.size() * sizeof(value_type), xs.data());
+  } else {
+    for (auto& elem : xs)
+      if (auto err = f(bounded_element(elem)))
+        return err;
+    return caf::error{};
+  }
+}
+
 } // namespace detail
 
 template <class Inspector, class Container>
 typename Inspector::result_type inspect(Inspector& f, bounded<Container> x) {
-  using value_type = typename Container::value_type;
   constexpr uint64_t limit = std::is_same_v<Container, std::string>
                                ? max_message_chars
                                : max_message_elements;
-  constexpr bool raw = std::is_integral_v<value_type>;
   if constexpr (std::is_base_of_v<caf::serializer, Inspector>) {
     uint64_t n = x.xs.size();
     if (auto err = f(n))
       return err;
-    if constexpr (raw) {
-      return n > 0 ? f.apply_raw(n * sizeof(value_type), x.xs.data())
-                   : caf::error{};
-    } else {
-      for (auto& elem : x.xs)
-        if (auto err = f(detail::bounded_element(elem)))
-          return err;
-      return caf::error{};
-    }
+    return detail::apply_elements(f, x.xs);
   } else if constexpr (std::is_base_of_v<caf::deserializer, Inspector>) {
     uint64_t n = 0;
     if (auto err = f(n))
@@ -72,15 +78,7 @@ typename Inspector::result_type inspect(Inspector& f, bounded<Container> x) {
         "message field of " + std::to_string(n) + " elements (at most "
           + std::to_string(limit) + ")");
     x.xs.resize(n);
-    if constexpr (raw) {
-      return n > 0 ? f.apply_raw(n * sizeof(value_type), x.xs.data())
-                   : caf::error{};
-    } else {
-      for (auto& elem : x.xs)
-        if (auto err = f(detail::bounded_element(elem)))
-          return err;
-      return caf::error{};
-    }
+    return detail::apply_elements(f, x.xs);
   } else {
     return f(x.xs); // to_string and logs: as CAF prints it
   }

@@ -355,6 +355,21 @@ struct job_actors {
       self->send(w, start_atom::value);
   }
 
+  // Receives until the first epoch's metrics reach the run's requester.
+  void wait_for_first_epoch() {
+    bool done = false;
+    while (!done)
+      self->receive(
+        [&](const epoch_metrics&) {
+          done = true;
+        },
+        [](const std::string&) {},
+        caf::after(reply_timeout) >>
+          [&] {
+            FAIL("no epoch finished");
+          });
+  }
+
   ~job_actors() {
     for (auto& s : shards)
       self->send_exit(s, caf::exit_reason::user_shutdown);
@@ -398,17 +413,7 @@ TEST_CASE("a shard killed mid-run ends the run with an error naming it, in "
     // epoch's metrics reach the test.
     job_actors j{mode, 3, 2, 50, {true, true, true}, 3000};
     auto run = j.self->request(j.sched, reply_timeout, run_atom::value);
-    bool first_epoch = false;
-    while (!first_epoch)
-      j.self->receive(
-        [&](const epoch_metrics&) {
-          first_epoch = true;
-        },
-        [](const std::string&) {},
-        caf::after(reply_timeout) >>
-          [&] {
-            FAIL("no epoch finished");
-          });
+    j.wait_for_first_epoch();
     j.self->send_exit(j.shards[1], caf::exit_reason::kill);
     caf::error failure;
     run.receive(
@@ -427,22 +432,12 @@ TEST_CASE("a shard killed mid-run ends the run with an error naming it, in "
 
 TEST_CASE("when the scheduler dies every worker and shard stops") {
   job_actors j{"asp@1", 2, 2, 50, {}, 3000};
-  auto run = j.self->request(j.sched, reply_timeout, run_atom::value);
+  j.self->send(j.sched, run_atom::value);
   for (auto& w : j.workers)
     j.self->monitor(w);
   for (auto& s : j.shards)
     j.self->monitor(s);
-  bool first_epoch = false;
-  while (!first_epoch)
-    j.self->receive(
-      [&](const epoch_metrics&) {
-        first_epoch = true;
-      },
-      [](const std::string&) {},
-      caf::after(reply_timeout) >>
-        [&] {
-          FAIL("no epoch finished");
-        });
+  j.wait_for_first_epoch();
   j.self->send_exit(j.sched, caf::exit_reason::kill);
   size_t stopped = 0;
   while (stopped < j.workers.size() + j.shards.size())

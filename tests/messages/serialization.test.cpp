@@ -198,7 +198,7 @@ TEST_CASE("a parameter slice survives a binary round trip as raw bytes") {
   x.keys = {1, 2};
   x.lengths = {60000, 40000};
   x.values = test::random_floats(n, 2, -100.0, 100.0);
-  x.applied = {17, 0, 1u << 40};
+  x.applied = {17, 0, uint64_t{1} << 40};
   auto buf = f.serialize(x);
   CHECK(buf.size() >= 4 * n);
   CHECK(buf.size() < raw_bound(n));
