@@ -11,6 +11,7 @@
 
 #include "actors/scheduler.hpp"
 #include "actors/server_shard.hpp"
+#include "actors/local_node.hpp"
 #include "actors/worker.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errc.hpp"
@@ -40,6 +41,10 @@ void validate_local(const local_options& local) {
         + std::to_string(local.workers) + ")");
   if (local.nbatches == 0)
     throw std::invalid_argument("--nbatches: must be positive");
+  if (local.timeouts.push_ms == 0 || local.timeouts.pull_ms == 0
+      || local.timeouts.control_ms == 0)
+    throw std::invalid_argument(
+      "--push-timeout, --pull-timeout, --control-timeout: must be positive");
 }
 
 } // namespace
@@ -60,6 +65,51 @@ void validate(
     throw std::invalid_argument("--shards: " + std::to_string(local.shards)
                                 + " shards but the model has only "
                                 + std::to_string(keys.size()) + " keys");
+}
+
+job_spec make_job_spec(
+  const train_options& opts, const local_options& local, const dataset& train) {
+  job_spec spec;
+  spec.job = new_job_id();
+  spec.opts = opts;
+  spec.modes = local.modes;
+  spec.freq = local.freq;
+  spec.nbatches = local.nbatches;
+  spec.shards = static_cast<uint32_t>(local.shards);
+  spec.workers = static_cast<uint32_t>(local.workers);
+  spec.data = local.data;
+  spec.data.rows = train.size();
+  spec.timeouts = local.timeouts;
+  return spec;
+}
+
+job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
+  std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
+  const job_placement& placement) {
+  auto node = std::make_shared<local_node>();
+  node->train = std::move(train);
+  node->board = std::make_shared<hogwild_board>();
+  node->board->shards.resize(spec.shards);
+  job_actors result;
+  result.scheduler = sys.spawn(scheduler, scheduler_config{spec, test});
+  for (uint32_t s = 0; s < spec.shards; ++s)
+    result.shards.push_back(
+      sys.spawn(server_shard, shard_config{result.scheduler, node}));
+  for (uint32_t w = 0; w < spec.workers; ++w) {
+    worker_config wc;
+    wc.scheduler = result.scheduler;
+    if (w < placement.elsewhere.size() && placement.elsewhere[w]) {
+      wc.node = std::make_shared<local_node>();
+      wc.node->name = "elsewhere";
+      wc.node->train = node->train;
+    } else if (w >= placement.no_node.size() || !placement.no_node[w]) {
+      wc.node = node;
+    }
+    if (w < placement.delays.size())
+      wc.delay = placement.delays[w];
+    result.workers.push_back(sys.spawn(worker, std::move(wc)));
+  }
+  return result;
 }
 
 local_result train_local(const train_options& opts, const local_options& local,
@@ -88,71 +138,22 @@ local_result train_local(const train_options& opts, const local_options& local,
   // sleeping (a few milliseconds of spinning at most) fixes that.
   cfg.set("work-stealing.aggressive-poll-attempts", size_t{100000});
   caf::actor_system sys{cfg};
-  // The run's identity: random, so that two runs (of the same seed, too)
-  // never take each other's messages; training depends on the seed alone.
-  const uint64_t job = new_job_id();
-
-  // The model's initial values, exactly as the sequential trainer makes
-  // them, then split over the shards.
+  // The run's identity is random (make_job_spec), so that two runs (of the
+  // same seed, too) never take each other's messages; training depends on
+  // the seed alone.
+  auto spec = make_job_spec(opts, local, *train);
   auto net = make_model(opts.model);
-  parameter_set init{net->shapes()};
-  net->initialize(init, opts.seed);
-  auto map = std::make_shared<const shard_map>(
-    shard_map::make(net->shapes(), local.shards));
-  auto board = std::make_shared<hogwild_board>();
-  std::vector<server_shard_actor> shards;
-  for (uint32_t s = 0; s < local.shards; ++s) {
-    auto mem = std::make_shared<shard_memory>();
-    mem->values.resize(map->sizes[s]);
-    map->gather(s, init.flat().data(), mem->values.data());
-    mem->opt = make_optimizer(opts.optimizer, map->sizes[s]);
-    board->shards.push_back(mem);
-    shards.push_back(
-      sys.spawn(server_shard, shard_config{job, s, local.workers, map}, mem));
-  }
-  scheduler_config sc;
-  sc.job = job;
-  sc.workers = local.workers;
-  sc.opts = opts;
-  sc.modes = local.modes;
-  sc.shards = shards;
-  sc.map = map;
-  sc.test = test;
-  sc.in_process = true;
-  auto sched = sys.spawn(scheduler, std::move(sc));
-  auto parts
-    = partition_rows(train->size(), local.workers, opts.scheme, opts.seed);
-  auto progress = std::make_shared<progress_counters>();
-  std::vector<worker_actor> workers;
-  for (uint32_t w = 0; w < local.workers; ++w) {
-    worker_config wc;
-    wc.job = job;
-    wc.id = w;
-    wc.opts = opts;
-    wc.freq = local.freq;
-    wc.nbatches = local.nbatches;
-    wc.train = train;
-    wc.rows = std::move(parts[w]);
-    wc.map = map;
-    wc.shards = shards;
-    wc.scheduler = sched;
-    wc.board = board;
-    if (w < local.delays.size())
-      wc.delay = local.delays[w];
-    wc.progress = progress;
-    workers.push_back(sys.spawn(worker, std::move(wc)));
-  }
+  auto job = spawn_job(sys, spec, train, test, {{}, {}, local.delays});
   local_result result;
-  result.job = job;
+  result.job = spec.job;
   caf::error failure;
   {
     caf::scoped_actor self{sys};
-    for (auto& w : workers)
-      self->send(w, start_atom::value);
-    // The scheduler answers the run request when training ends; meanwhile
-    // it sends each epoch's metrics and its log lines.
-    self->monitor(sched);
-    self->send(sched, run_atom::value);
+    // The scheduler sends each epoch's metrics, its log lines and progress
+    // totals to whoever sent `run`, and at the end the result (or an
+    // error).
+    self->monitor(job.scheduler);
+    self->send(job.scheduler, run_atom::value);
     bool done = false;
     while (!done) {
       self->receive(
@@ -163,6 +164,10 @@ local_result train_local(const train_options& opts, const local_options& local,
         [&](const std::string& line) {
           if (hooks.on_log)
             hooks.on_log(line);
+        },
+        [&](const progress_report& p) {
+          if (hooks.on_progress)
+            hooks.on_progress(p.rows, p.loss_sum);
         },
         [&](run_result& r) {
           result.history = std::move(r.history);
@@ -183,18 +188,12 @@ local_result train_local(const train_options& opts, const local_options& local,
                       ? down.reason
                       : make_error(errc::job_failed, "the scheduler stopped");
           done = true;
-        },
-        caf::after(std::chrono::milliseconds(100)) >>
-          [&] {
-            if (hooks.on_progress)
-              hooks.on_progress(progress->rows.load(std::memory_order_relaxed),
-                progress->loss_sum.load(std::memory_order_relaxed));
-          });
+        });
     }
-    for (auto& s : shards)
+    for (auto& s : job.shards)
       self->send_exit(s, caf::exit_reason::user_shutdown);
-    self->send_exit(sched, caf::exit_reason::user_shutdown);
-    for (auto& w : workers)
+    self->send_exit(job.scheduler, caf::exit_reason::user_shutdown);
+    for (auto& w : job.workers)
       self->send_exit(w, caf::exit_reason::user_shutdown);
   }
   if (failure)

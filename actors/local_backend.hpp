@@ -13,6 +13,14 @@
 #include "linalg/core/parameter_set.hpp"
 #include "linalg/train/train_options.hpp"
 #include "linalg/train/consistency.hpp"
+#include "messages/job_messages.hpp"
+#include "messages/scheduler_actor.hpp"
+#include "messages/server_shard_actor.hpp"
+#include "messages/worker_actor.hpp"
+
+namespace caf {
+class actor_system;
+}
 
 namespace paramserv {
 
@@ -30,6 +38,13 @@ struct local_options {
   size_t nbatches = 1;
   /// CAF scheduler threads; 0 means one per core. Default: 0.
   size_t threads = 0;
+  /// Timeouts of the requests answered at once (pushes, pulls, the
+  /// scheduler's control requests to the shards). Default: 60 s each.
+  request_timeouts timeouts;
+  /// Where the training data came from (path, format, transform), so that
+  /// a worker without the loaded set can read it itself. Default: nowhere
+  /// (the set exists only in this process's memory).
+  data_source data;
   /// Test hook: per-worker delay before each unit of work (missing entries
   /// mean none).
   std::vector<std::chrono::microseconds> delays;
@@ -71,6 +86,42 @@ void validate(const train_options& opts, const local_options& local);
 /// @throws std::invalid_argument with a one-line reason.
 void validate(
   const train_options& opts, const local_options& local, const dataset& train);
+
+/// The job train_local runs: the options, a random job id, and the data
+/// source `local.data` with the training set's row count.
+job_spec make_job_spec(
+  const train_options& opts, const local_options& local, const dataset& train);
+
+/// Handles of one job's actors.
+struct job_actors {
+  scheduler_actor scheduler;
+  std::vector<server_shard_actor> shards;
+  /// In the order they were spawned (not their ids, which the scheduler
+  /// assigns as they register).
+  std::vector<worker_actor> workers;
+};
+
+/// Where spawn_job puts the workers: by default all on this process's node,
+/// sharing the loaded training set and the shards' memory.
+struct job_placement {
+  /// Workers (by spawn order) on a node of their own, as if in another
+  /// process that has the training set loaded too: they never run Hogwild!
+  /// in place.
+  std::vector<bool> elsewhere;
+  /// Workers (by spawn order) with no node at all: they read the job's data
+  /// source themselves.
+  std::vector<bool> no_node;
+  /// Test hook: per-worker delay before each unit of work.
+  std::vector<std::chrono::microseconds> delays;
+};
+
+/// Spawns a scheduler for `spec` into `sys`, then its shards and workers,
+/// which register with it. `train` (may be null) is this node's copy of the
+/// training set; `test` (may be null) is validated after each epoch. The
+/// job runs once someone sends the scheduler `run`.
+job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
+  std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
+  const job_placement& placement = {});
 
 /// Trains with k1 server shards, k2 workers and a scheduler in one actor
 /// system (threads), then shuts it down. Blocks until done.

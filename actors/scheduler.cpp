@@ -6,36 +6,36 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/consistency/modes.hpp"
+#include "actors/sender.hpp"
+#include "linalg/data/partition.hpp"
 #include "messages/errc.hpp"
 
 namespace paramserv {
 
 namespace {
 
-constexpr auto shard_timeout = std::chrono::minutes(5);
-
 using clock_type = std::chrono::steady_clock;
 
-bool synchronous(consistency m) {
-  return m == consistency::bsp || m == consistency::sbp;
+std::chrono::milliseconds ms(uint32_t x) {
+  return std::chrono::milliseconds(x);
 }
 
 void finish(scheduler_pointer self, caf::error err);
 void start_epoch(scheduler_pointer self, size_t epoch);
 void check_epoch_end(scheduler_pointer self);
 
-// Sends `msg` to every shard; calls `done` once all replied. Each fan of
-// requests counts its own replies, so fans that overlap cannot confuse each
-// other. Any error ends the job: a shard that does not answer leaves no
-// consistent model.
+// Sends `msg` to every shard with the timeout `timeout`; calls `done` once
+// all replied. Each fan of requests counts its own replies, so fans that
+// overlap cannot confuse each other. Any error ends the job: a shard that
+// does not answer leaves no consistent model.
 template <class Reply, class... Ts>
-void ask_shards(scheduler_pointer self,
+void ask_shards(scheduler_pointer self, std::chrono::milliseconds timeout,
   std::function<void(uint32_t, Reply&)> on_reply, std::function<void()> done,
   Ts... xs) {
   auto& st = self->state;
-  auto left = std::make_shared<size_t>(st.cfg.shards.size());
-  for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
-    self->request(st.cfg.shards[s], shard_timeout, xs...)
+  auto left = std::make_shared<size_t>(st.shards.size());
+  for (uint32_t s = 0; s < st.shards.size(); ++s) {
+    self->request(st.shards[s].handle, timeout, xs...)
       .then(
         [=](Reply& r) {
           on_reply(s, r);
@@ -50,31 +50,30 @@ void ask_shards(scheduler_pointer self,
   }
 }
 
+void send_plan(scheduler_pointer self, worker_slot& slot, epoch_plan plan) {
+  slot.plan_wait = false;
+  self->send(slot.handle, std::move(plan));
+}
+
 void finish(scheduler_pointer self, caf::error err) {
   auto& st = self->state;
   for (auto& slot : st.slots) {
-    if (slot.plan_wait) {
+    if (slot.live && slot.plan_wait) {
       epoch_plan stop;
-      stop.job = st.cfg.job;
+      stop.job = st.spec().job;
       stop.stop = true;
-      slot.plan_wait->deliver(stop);
-      slot.plan_wait.reset();
-    }
-    if (slot.clock_wait) {
-      slot.clock_wait->deliver(make_error(errc::job_failed, "job ended"));
-      slot.clock_wait.reset();
+      send_plan(self, slot, stop);
     }
   }
-  if (st.run) {
+  if (st.driver) {
     if (err)
-      st.run->deliver(err);
+      caf::anon_send(st.driver, err);
     else
-      st.run->deliver(std::move(st.result));
-    st.run.reset();
+      caf::anon_send(st.driver, std::move(st.result));
   }
-  // A finished job takes no further message: requests still in the mailbox
-  // and later ones are refused with sec::request_receiver_down, and the
-  // monitors of the scheduler see why it ended.
+  // A finished job takes no further message: later ones are refused with
+  // sec::request_receiver_down, and the monitors of the scheduler (workers
+  // and shards among them) see why it ended.
   self->quit(err ? err : caf::exit_reason::normal);
 }
 
@@ -83,8 +82,9 @@ void end_epoch(scheduler_pointer self) {
   auto& st = self->state;
   st.ending = true;
   st.stats = shard_stats{};
+  auto& timeouts = st.spec().timeouts;
   ask_shards<shard_stats>(
-    self,
+    self, ms(timeouts.control_ms),
     [=](uint32_t, shard_stats& s) {
       auto& agg = self->state.stats;
       agg.updates += s.updates;
@@ -97,35 +97,42 @@ void end_epoch(scheduler_pointer self) {
       agg.rejected += s.rejected;
     },
     [=] {
+      auto& st = self->state;
       ask_shards<parameter_slice>(
-        self,
+        self, ms(st.spec().timeouts.pull_ms),
         [=](uint32_t s, parameter_slice& slice) {
           auto& st = self->state;
-          st.cfg.map->scatter(
-            s, slice.values.data(), st.eval_params.flat().data());
+          if (slice.values.size() != st.map.sizes[s]) {
+            finish(self, make_error(errc::bad_shape,
+                           "server shard " + std::to_string(s)
+                             + " sent a slice of the wrong size"));
+            return;
+          }
+          st.map.scatter(s, slice.values.data(), st.eval_params.flat().data());
         },
         [=] {
           auto& st = self->state;
           auto now = clock_type::now();
           epoch_metrics m;
           m.epoch = st.epoch + 1;
-          m.lr = st.cfg.opts.schedule.at(st.epoch);
+          m.lr = st.spec().opts.schedule.at(st.epoch);
           uint64_t rows = 0;
           double loss = 0, staleness = st.stats.staleness_sum;
           uint64_t measured = st.stats.measured;
           m.max_staleness = st.stats.max_staleness;
+          bool in_place = rules_of(st.mode.mode).in_place;
           for (auto& slot : st.slots) {
             rows += slot.report.rows;
             loss += slot.report.loss_sum;
             m.pushes += slot.report.pushes;
-            m.max_read_lag
-              = std::max<size_t>(m.max_read_lag, slot.report.max_read_lag);
+            m.max_read_lag = std::max(m.max_read_lag, slot.report.max_read_lag);
             m.skipped += slot.report.skipped;
-            if (st.mode.mode == consistency::hogwild) {
+            if (in_place) {
+              // Nothing went through the shards: the workers measured.
               staleness += slot.report.staleness_sum;
               measured += slot.report.pushes;
               m.max_staleness
-                = std::max<size_t>(m.max_staleness, slot.report.max_staleness);
+                = std::max(m.max_staleness, slot.report.max_staleness);
             }
           }
           double secs
@@ -147,11 +154,16 @@ void end_epoch(scheduler_pointer self) {
           st.result.lost += st.stats.lost;
           for (auto& slot : st.slots)
             st.result.rejected += slot.report.refused;
-          st.result.rejected += st.stats.rejected;
+          st.result.rejected
+            += st.stats.rejected + std::exchange(st.refused, 0);
           st.result.history.push_back(m);
-          if (st.driver)
+          if (st.driver) {
+            // Progress first: the totals of the epoch are complete now.
+            if (std::exchange(st.progress_changed, false))
+              caf::anon_send(st.driver, st.progress);
             caf::anon_send(st.driver, m);
-          if (st.epoch + 1 >= st.cfg.opts.epochs) {
+          }
+          if (st.epoch + 1 >= st.spec().opts.epochs) {
             auto flat = st.eval_params.flat();
             st.result.params.assign(flat.begin(), flat.end());
             finish(self, caf::error{});
@@ -159,9 +171,18 @@ void end_epoch(scheduler_pointer self) {
             start_epoch(self, st.epoch + 1);
           }
         },
-        pull_atom::value, parameter_pull{self->state.cfg.job, 0, {}});
+        pull_atom::value,
+        parameter_pull{self->state.spec().job, scheduler_reader});
     },
     stats_atom::value);
+}
+
+// The error of a job that lost its last worker, naming why the last one
+// stopped.
+caf::error no_workers_left(const scheduler_state& st) {
+  return make_error(errc::job_failed,
+    "every worker died"
+      + (st.last_loss.empty() ? "" : " (the last: " + st.last_loss + ")"));
 }
 
 void check_epoch_end(scheduler_pointer self) {
@@ -177,7 +198,7 @@ void check_epoch_end(scheduler_pointer self) {
       return;
   }
   if (!any_live) {
-    finish(self, make_error(errc::job_failed, "every worker died"));
+    finish(self, no_workers_left(st));
     return;
   }
   end_epoch(self);
@@ -185,12 +206,12 @@ void check_epoch_end(scheduler_pointer self) {
 
 void start_epoch(scheduler_pointer self, size_t epoch) {
   auto& st = self->state;
-  auto next = mode_at(st.cfg.modes, epoch + 1);
-  if (next.mode == consistency::hogwild && !st.cfg.in_process) {
+  auto next = mode_at(st.spec().modes, epoch + 1);
+  if (rules_of(next.mode).in_place && !st.in_process) {
     detail::log(self, "epoch " + std::to_string(epoch + 1)
-                        + ": hogwild needs shared memory; workers in other "
-                          "processes run asp instead");
-    next.mode = consistency::asp;
+                        + ": hogwild needs every shard and worker in one "
+                          "process; running asp instead");
+    next = mode_setting{consistency::asp, 0};
   }
   if (epoch == 0 || !(next == st.mode)) {
     detail::log(
@@ -203,11 +224,9 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
   // Until every shard switched, the epoch has not begun: a worker that dies
   // meanwhile must not end it.
   st.starting = true;
-  float lr = st.cfg.opts.schedule.at(epoch);
-  shard_mode sm{st.cfg.job, synchronous(st.mode.mode), lr,
-    st.mode.mode == consistency::hogwild};
+  float lr = st.spec().opts.schedule.at(epoch);
   ask_shards<uint64_t>(
-    self, [](uint32_t, uint64_t&) {},
+    self, ms(st.spec().timeouts.control_ms), [](uint32_t, uint64_t&) {},
     [=] {
       auto& st = self->state;
       st.starting = false;
@@ -218,7 +237,7 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
             st.slots.begin(), st.slots.end(), [](const worker_slot& s) {
               return s.live;
             })) {
-        finish(self, make_error(errc::job_failed, "every worker died"));
+        finish(self, no_workers_left(st));
         return;
       }
       std::vector<uint64_t> start_clocks;
@@ -233,23 +252,134 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
         if (!slot.live)
           continue;
         slot.active = true;
-        if (slot.plan_wait) {
-          slot.plan_wait->deliver(epoch_plan{
-            st.cfg.job, epoch, st.mode.mode, lr, false, start_clocks});
-          slot.plan_wait.reset();
-        }
+        if (slot.plan_wait)
+          send_plan(self, slot,
+            epoch_plan{
+              st.spec().job, epoch, st.mode.mode, lr, false, start_clocks});
       }
     },
-    mode_atom::value, sm);
+    mode_atom::value, shard_mode{st.spec().job, st.mode.mode, lr});
 }
 
 void maybe_start(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.started || !st.run || st.joined < st.cfg.workers)
+  if (st.started || !st.driver || !st.ready)
     return;
   st.started = true;
   st.start = clock_type::now();
+  self->send(self, tick_atom::value);
   start_epoch(self, 0);
+}
+
+// Every shard and worker registered: workers get their slices, shards the
+// roster; once every shard has it, the job is ready to run.
+void hand_out(scheduler_pointer self) {
+  auto& st = self->state;
+  auto& spec = st.spec();
+  // Hogwild! in place needs one memory: every actor on one node that
+  // shares it.
+  auto& node = st.shards.front().node;
+  st.in_process = !node.empty();
+  for (auto& s : st.shards)
+    st.in_process &= s.shares_memory && s.node == node;
+  for (auto& w : st.slots)
+    st.in_process &= w.shares_memory && w.node == node;
+  auto parts = partition_rows(
+    spec.data.rows, spec.workers, spec.opts.scheme, spec.opts.seed);
+  std::vector<server_shard_actor> shards;
+  for (auto& s : st.shards)
+    shards.push_back(s.handle);
+  worker_roster roster{spec.job, {}};
+  for (uint32_t w = 0; w < st.slots.size(); ++w) {
+    auto& slot = st.slots[w];
+    roster.workers.push_back(caf::actor_cast<caf::actor>(slot.handle));
+    if (!slot.live)
+      continue;
+    self->send(slot.handle, worker_slice{spec, w, std::move(parts[w]),
+                              st.map.keys, st.map.owner, shards});
+  }
+  ask_shards<uint64_t>(
+    self, ms(spec.timeouts.control_ms), [](uint32_t, uint64_t&) {},
+    [=] {
+      self->state.ready = true;
+      maybe_start(self);
+    },
+    roster_atom::value, std::move(roster));
+}
+
+// Takes a registration from the current sender.
+caf::result<void> take_registration(
+  scheduler_pointer self, const registration& reg) {
+  auto& st = self->state;
+  auto& spec = st.spec();
+  auto sender = self->current_sender();
+  auto refuse = [&](errc code, std::string why) {
+    ++st.refused;
+    detail::log(self, "refused a registration: " + why);
+    return make_error(code, why);
+  };
+  if (!sender)
+    return refuse(errc::bad_sender, "registration without a sender");
+  if (reg.protocol != protocol_version)
+    return refuse(
+      errc::bad_version, "peer on node \"" + reg.node + "\" speaks protocol "
+                           + std::to_string(reg.protocol) + ", this scheduler "
+                           + std::to_string(protocol_version));
+  auto taken = [&](const auto& handle) {
+    return sent_by(self, handle);
+  };
+  if (std::any_of(st.shards.begin(), st.shards.end(),
+        [&](auto& s) {
+          return taken(s.handle);
+        })
+      || std::any_of(st.slots.begin(), st.slots.end(), [&](auto& w) {
+           return taken(w.handle);
+         }))
+    return refuse(errc::out_of_order, "the sender is registered already");
+  if (reg.role == node_role::server) {
+    if (st.shards.size() >= spec.shards)
+      return refuse(errc::out_of_order,
+        "the job has all its " + std::to_string(spec.shards) + " shards");
+    auto id = static_cast<uint32_t>(st.shards.size());
+    auto handle = caf::actor_cast<server_shard_actor>(sender);
+    st.shards.push_back(shard_slot{handle, reg.node, reg.shares_memory});
+    self->monitor(handle);
+    shard_slice slice;
+    slice.job = spec.job;
+    slice.id = id;
+    slice.workers = spec.workers;
+    slice.values.resize(st.map.sizes[id]);
+    st.map.gather(id, st.init.data(), slice.values.data());
+    slice.optimizer = spec.opts.optimizer;
+    self->send(handle, std::move(slice));
+  } else {
+    if (st.slots.size() >= spec.workers)
+      return refuse(errc::out_of_order,
+        "the job has all its " + std::to_string(spec.workers) + " workers");
+    worker_slot slot;
+    slot.handle = caf::actor_cast<worker_actor>(sender);
+    slot.node = reg.node;
+    slot.shares_memory = reg.shares_memory;
+    slot.plan_wait = true; // it waits for its first plan
+    self->monitor(slot.handle);
+    st.slots.push_back(std::move(slot));
+  }
+  if (st.shards.size() == spec.shards && st.slots.size() == spec.workers)
+    hand_out(self);
+  return caf::unit;
+}
+
+// Whether the current message comes from the worker registered as `w`;
+// counts it if not.
+caf::error check_worker(scheduler_pointer self, uint32_t w, const char* what) {
+  auto& st = self->state;
+  if (w < st.slots.size() && sent_by(self, st.slots[w].handle))
+    return {};
+  ++st.refused;
+  return make_error(errc::bad_sender, std::string{what} + " naming worker "
+                                        + std::to_string(w)
+                                        + " from an actor not registered "
+                                          "under that id");
 }
 
 } // namespace
@@ -277,8 +407,8 @@ void grant(scheduler_pointer self, size_t w) {
   auto slowest = min_active_clock(st);
   if (slot.epoch_clock > slowest)
     st.max_gap = std::max(st.max_gap, slot.epoch_clock - slowest);
-  slot.clock_wait->deliver(slot.clock);
-  slot.clock_wait.reset();
+  slot.clock_wait = false;
+  self->send(slot.handle, grant_atom::value, st.spec().job, slot.clock);
 }
 
 void commit(scheduler_pointer self, std::vector<uint32_t> included,
@@ -286,7 +416,7 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
   auto& st = self->state;
   st.committing = true;
   commit_request req;
-  req.job = st.cfg.job;
+  req.job = st.spec().job;
   req.round = ++st.round;
   req.workers = included;
   for (auto w : late) {
@@ -297,7 +427,7 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
     req.late.push_back(slot.late_until);
   }
   ask_shards<uint64_t>(
-    self, [](uint32_t, uint64_t&) {},
+    self, ms(st.spec().timeouts.control_ms), [](uint32_t, uint64_t&) {},
     [=] {
       auto& st = self->state;
       st.committing = false;
@@ -310,87 +440,99 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
     commit_atom::value, req);
 }
 
-scheduler_actor::behavior_type scheduler_behavior(
+scheduler_internal::behavior_type scheduler_behavior(
   scheduler_pointer self, std::function<void()> release) {
   self->state.release = std::move(release);
   return {
-    [=](clock_atom, uint32_t w, uint64_t c) -> caf::result<uint64_t> {
+    [=](register_atom, const registration& reg) -> caf::result<void> {
+      return take_registration(self, reg);
+    },
+    [=](clock_atom, uint32_t w, uint64_t c) -> caf::result<void> {
+      if (auto err = check_worker(self, w, "clock request"))
+        return err;
       auto& st = self->state;
-      if (w >= st.slots.size() || !st.slots[w].joined)
-        return make_error(
-          errc::bad_worker, "clock of unknown worker " + std::to_string(w));
       auto& slot = st.slots[w];
       if (slot.clock_wait || !slot.active)
         return make_error(errc::out_of_order,
           "worker " + std::to_string(w) + " asked for a clock out of turn");
       slot.clock = c;
       ++slot.epoch_clock;
-      auto rp = self->make_response_promise<uint64_t>();
-      slot.clock_wait = rp;
+      slot.clock_wait = true;
       st.release();
-      return rp;
+      return caf::unit;
     },
-    [=](join_atom, uint32_t id,
-      const worker_actor& handle) -> caf::result<epoch_plan> {
+    [=](epoch_atom, epoch_report& r) -> caf::result<void> {
+      if (auto err = check_worker(self, r.worker, "epoch report"))
+        return err;
       auto& st = self->state;
-      if (id >= st.slots.size() || st.slots[id].joined)
-        return make_error(errc::bad_worker,
-          "worker id " + std::to_string(id) + " is unknown or taken");
-      auto& slot = st.slots[id];
-      slot.handle = handle;
-      slot.joined = true;
-      self->monitor(handle);
-      auto rp = self->make_response_promise<epoch_plan>();
-      slot.plan_wait = rp;
-      ++st.joined;
-      maybe_start(self);
-      return rp;
-    },
-    [=](epoch_atom, epoch_report& r) -> caf::result<epoch_plan> {
-      auto& st = self->state;
-      if (r.worker >= st.slots.size() || !st.slots[r.worker].active)
+      auto& slot = st.slots[r.worker];
+      if (!slot.active || r.job != st.spec().job)
         return make_error(errc::out_of_order,
           "epoch report of inactive worker " + std::to_string(r.worker));
-      auto& slot = st.slots[r.worker];
       slot.active = false;
       slot.clock = r.clock;
       slot.report = r;
-      auto rp = self->make_response_promise<epoch_plan>();
-      slot.plan_wait = rp;
+      slot.plan_wait = true;
       st.release(); // the active set shrank
       check_epoch_end(self);
-      return rp;
+      return caf::unit;
     },
-    [=](run_atom) -> caf::result<run_result> {
+    [=](progress_atom, const progress_report& p) -> caf::result<void> {
+      if (auto err = check_worker(self, p.worker, "progress report"))
+        return err;
       auto& st = self->state;
-      if (st.run || st.started)
+      st.progress.rows += p.rows;
+      st.progress.loss_sum += p.loss_sum;
+      st.progress_changed = true;
+      return caf::unit;
+    },
+    [=](run_atom) -> caf::result<void> {
+      auto& st = self->state;
+      if (st.driver)
         return make_error(errc::out_of_order, "the job runs already");
       st.driver = caf::actor_cast<caf::actor>(self->current_sender());
-      auto rp = self->make_response_promise<run_result>();
-      st.run = rp;
+      if (!st.driver)
+        return make_error(errc::bad_sender, "run without a sender");
       maybe_start(self);
-      return rp;
+      return caf::unit;
+    },
+    [=](tick_atom) -> caf::result<void> {
+      auto& st = self->state;
+      if (!sent_by(self, self)) {
+        ++st.refused;
+        return make_error(errc::bad_sender, "tick is internal to the "
+                                            "scheduler");
+      }
+      if (st.progress_changed) {
+        st.progress_changed = false;
+        caf::anon_send(st.driver, st.progress);
+      }
+      self->delayed_send(self, ms(st.spec().progress_ms), tick_atom::value);
+      return caf::unit;
     },
   };
 }
 
 } // namespace detail
 
-scheduler_actor::behavior_type scheduler(
+scheduler_internal::behavior_type scheduler(
   scheduler_pointer self, scheduler_config cfg) {
   auto& st = self->state;
-  st.slots.resize(cfg.workers);
-  st.net = make_model(cfg.opts.model);
+  st.net = make_model(cfg.spec.opts.model);
   st.eval_params = parameter_set{st.net->shapes()};
-  st.mode = mode_at(cfg.modes, 1);
+  parameter_set init{st.net->shapes()};
+  st.net->initialize(init, cfg.spec.opts.seed);
+  st.init.assign(init.flat().begin(), init.flat().end());
+  st.map = shard_map::make(st.net->shapes(), cfg.spec.shards);
+  st.mode = mode_at(cfg.spec.modes, 1);
+  st.progress.job = cfg.spec.job;
   st.cfg = std::move(cfg);
-  // A lost shard leaves no consistent model: the run ends, naming it.
-  for (auto& shard : st.cfg.shards)
-    self->monitor(shard);
+  // A lost shard leaves no consistent model: the run ends, naming it. A
+  // lost worker is dropped from every barrier.
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
-    for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
-      if (msg.source == caf::actor_cast<caf::actor_addr>(st.cfg.shards[s])) {
+    for (uint32_t s = 0; s < st.shards.size(); ++s) {
+      if (msg.source == st.shards[s].handle.address()) {
         finish(self, make_error(errc::job_failed,
                        "server shard " + std::to_string(s) + " stopped ("
                          + to_string(msg.reason) + ")"));
@@ -399,16 +541,19 @@ scheduler_actor::behavior_type scheduler(
     }
     for (uint32_t w = 0; w < st.slots.size(); ++w) {
       auto& slot = st.slots[w];
-      if (!slot.live || !slot.joined
-          || msg.source != caf::actor_cast<caf::actor_addr>(slot.handle))
+      if (!slot.live || msg.source != slot.handle.address())
         continue;
       slot.live = false;
       slot.active = false;
-      slot.clock_wait.reset();
-      slot.plan_wait.reset();
-      if (msg.reason && st.run)
+      slot.clock_wait = false;
+      slot.plan_wait = false;
+      if (msg.reason) {
+        st.last_loss = "worker " + std::to_string(w) + ": "
+                       + self->system().render(msg.reason);
         detail::log(self, "worker " + std::to_string(w) + " died ("
-                            + to_string(msg.reason) + "); going on without it");
+                            + self->system().render(msg.reason)
+                            + "); going on without it");
+      }
       st.release();
       check_epoch_end(self);
     }

@@ -5,44 +5,37 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
-#include <caf/typed_response_promise.hpp>
 
-#include "linalg/data/dataset.hpp"
-#include "linalg/models/model.hpp"
 #include "linalg/core/parameter_set.hpp"
 #include "linalg/core/shard_map.hpp"
-#include "linalg/train/train_options.hpp"
+#include "linalg/data/dataset.hpp"
+#include "linalg/models/model.hpp"
 #include "linalg/train/consistency.hpp"
+#include "messages/job_messages.hpp"
 #include "messages/scheduler_actor.hpp"
 #include "messages/server_shard_actor.hpp"
+#include "messages/worker_actor.hpp"
 
 namespace paramserv {
 
 /// What the scheduler needs to run a job.
 struct scheduler_config {
-  uint64_t job = 0;
-  size_t workers = 1;
-  train_options opts;
-  /// The mode of every epoch (at least one entry, at epoch 1).
-  mode_schedule modes;
-  std::vector<server_shard_actor> shards;
-  std::shared_ptr<const shard_map> map;
+  /// The job; its shards and workers register with the scheduler.
+  job_spec spec;
   /// Held-out data validated after each epoch; may be null.
   std::shared_ptr<const dataset> test;
-  /// Whether workers share the shards' memory (one process): Hogwild! runs
-  /// in place; otherwise it degrades to asp, and says so.
-  bool in_process = true;
 };
 
 /// What the scheduler knows about one worker.
 struct worker_slot {
   worker_actor handle;
-  bool joined = false;
+  std::string node;
+  bool shares_memory = false;
   bool live = true;
   /// Still training in the current epoch.
   bool active = false;
@@ -52,16 +45,37 @@ struct worker_slot {
   uint64_t epoch_clock = 0;
   /// sbp: clock requests up to this clock were committed without it.
   uint64_t late_until = 0;
-  std::optional<caf::typed_response_promise<uint64_t>> clock_wait;
-  std::optional<caf::typed_response_promise<epoch_plan>> plan_wait;
+  /// Its clock request is held (the grant is a message).
+  bool clock_wait = false;
+  /// It waits for its next plan (a message).
+  bool plan_wait = false;
   epoch_report report;
+};
+
+/// What the scheduler knows about one shard.
+struct shard_slot {
+  server_shard_actor handle;
+  std::string node;
+  bool shares_memory = false;
 };
 
 /// State of the scheduler actor; survives every `become`.
 struct scheduler_state {
   scheduler_config cfg;
+  const job_spec& spec() const {
+    return cfg.spec;
+  }
+  shard_map map;
+  /// The model's initial values (flat), handed out to shards as they
+  /// register.
+  std::vector<float> init;
+  std::vector<shard_slot> shards;
   std::vector<worker_slot> slots;
-  size_t joined = 0;
+  /// Every shard and worker registered, and every shard has the roster.
+  bool ready = false;
+  /// Every shard and worker registered from one node that shares memory:
+  /// Hogwild! may run in place.
+  bool in_process = false;
   bool started = false;
   /// An epoch's mode requests to the shards are out: it has not begun.
   bool starting = false;
@@ -79,8 +93,15 @@ struct scheduler_state {
   uint64_t round = 0;
   /// Largest clock gap granted in this epoch.
   uint64_t max_gap = 0;
-  std::optional<caf::typed_response_promise<run_result>> run;
+  /// Whoever sent `run`: gets metrics, log lines, progress and the result.
   caf::actor driver;
+  /// Progress totals, and whether they changed since the last tick.
+  progress_report progress;
+  bool progress_changed = false;
+  /// Why the last worker that stopped with an error stopped.
+  std::string last_loss;
+  /// Messages refused because of their sender or version.
+  uint64_t refused = 0;
   run_result result;
   std::chrono::steady_clock::time_point start;
   std::chrono::steady_clock::time_point epoch_start;
@@ -91,22 +112,23 @@ struct scheduler_state {
   static inline const char* name = "paramserv.scheduler";
 };
 
-using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;
+using scheduler_pointer = scheduler_internal::stateful_pointer<scheduler_state>;
 
-/// The scheduler behaviour: waits for every worker to join and for a run
-/// request, then runs the job epoch by epoch, swapping in the behaviour of
-/// each epoch's consistency mode (actors/consistency/).
-scheduler_actor::behavior_type scheduler(
+/// The scheduler behaviour: takes the registrations of the job's shards and
+/// workers, hands out the job, and once a run was requested runs it epoch
+/// by epoch, swapping in the behaviour of each epoch's consistency mode
+/// (actors/consistency/).
+scheduler_internal::behavior_type scheduler(
   scheduler_pointer self, scheduler_config cfg);
 
 namespace detail {
 
 /// The protocol every mode speaks; modes differ only in `release`, the
-/// condition under which held clock requests are answered.
-scheduler_actor::behavior_type scheduler_behavior(
+/// condition under which held clock requests are granted.
+scheduler_internal::behavior_type scheduler_behavior(
   scheduler_pointer self, std::function<void()> release);
 
-/// Answers worker `w`'s held clock request and records the clock gap.
+/// Grants worker `w`'s held clock request and records the clock gap.
 void grant(scheduler_pointer self, size_t w);
 
 /// Fewest clocks finished in this epoch by any live, active worker.

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "actors/sender.hpp"
 #include "linalg/core/finite.hpp"
 #include "messages/errc.hpp"
 
@@ -11,21 +12,64 @@ namespace paramserv {
 
 namespace {
 
-// Checks a push against the shard; the model is untouched by a bad one.
+std::string who(const server_shard_state& st) {
+  return "shard " + std::to_string(st.id);
+}
+
+// Refuses (and counts) a message before the slice, of another job, or not
+// from the scheduler.
+caf::error check_scheduler(
+  server_shard_pointer self, uint64_t job, const char* what) {
+  auto& st = self->state;
+  if (!sent_by(self, st.cfg.scheduler)) {
+    ++st.stats.rejected;
+    return make_error(errc::bad_sender, std::string{what} + " to " + who(st)
+                                          + " from an actor other than the "
+                                            "scheduler");
+  }
+  if (!st.has_slice)
+    return make_error(errc::out_of_order, std::string{what}
+                                            + " before the "
+                                              "slice");
+  if (job != st.job)
+    return make_error(errc::wrong_job,
+      std::string{what} + " of job " + std::to_string(job) + " to " + who(st));
+  return {};
+}
+
+// Refuses (and counts) a message naming worker `w` that does not come from
+// the actor registered under that id.
+caf::error check_worker(
+  server_shard_pointer self, uint64_t job, uint32_t w, const char* what) {
+  auto& st = self->state;
+  if (!st.has_slice)
+    return make_error(errc::out_of_order, std::string{what}
+                                            + " before the "
+                                              "slice");
+  if (job != st.job) {
+    ++st.stats.rejected;
+    return make_error(errc::wrong_job,
+      std::string{what} + " of job " + std::to_string(job) + ", " + who(st)
+        + " serves job " + std::to_string(st.job));
+  }
+  if (w >= st.roster.size() || !sent_by(self, st.roster[w])) {
+    ++st.stats.rejected;
+    return make_error(errc::bad_sender, std::string{what} + " naming worker "
+                                          + std::to_string(w)
+                                          + " from an actor not registered "
+                                            "under that id");
+  }
+  return {};
+}
+
+// Checks a push's contents; the model is untouched by a bad one.
 caf::error check_push(const server_shard_state& st, const gradient_push& p) {
-  if (p.job != st.cfg.job)
-    return make_error(errc::wrong_job, "push of job " + std::to_string(p.job)
-                                         + ", shard serves job "
-                                         + std::to_string(st.cfg.job));
   if (p.rows == 0)
     return make_error(errc::bad_shape, "push of zero rows");
-  if (p.worker >= st.cfg.workers)
-    return make_error(
-      errc::bad_worker, "unknown worker " + std::to_string(p.worker));
-  if (p.keys != st.keys || p.lengths != st.lengths
-      || p.values.size() != st.mem->values.size())
+  if (p.values.size() != st.mem->values.size())
     return make_error(errc::bad_shape,
-      "push does not match the keys of shard " + std::to_string(st.cfg.id));
+      "push of " + std::to_string(p.values.size()) + " values to " + who(st)
+        + ", which owns " + std::to_string(st.mem->values.size()));
   if (!all_finite(p.values))
     return make_error(errc::not_finite, "push holds a NaN or infinity");
   return {};
@@ -45,37 +89,59 @@ void apply_update(server_shard_state& st, const std::vector<float>& gradient) {
   ++st.stats.updates;
 }
 
+uint64_t version(const server_shard_state& st) {
+  return st.mem->version.load(std::memory_order_relaxed);
+}
+
+void take_slice(server_shard_state& st, shard_slice& slice) {
+  st.job = slice.job;
+  st.id = slice.id;
+  st.mem = std::make_shared<shard_memory>();
+  st.mem->opt = make_optimizer(slice.optimizer, slice.values.size());
+  st.mem->values = std::move(slice.values);
+  st.pending.resize(slice.workers);
+  st.drop_until.assign(slice.workers, 0);
+  st.applied.assign(slice.workers, 0);
+  auto& node = st.cfg.node;
+  if (node && node->board && st.id < node->board->shards.size())
+    node->board->shards[st.id] = st.mem;
+  st.has_slice = true;
+}
+
 } // namespace
 
-server_shard_actor::behavior_type server_shard(server_shard_pointer self,
-  shard_config cfg, std::shared_ptr<shard_memory> mem) {
+server_shard_actor::behavior_type server_shard(
+  server_shard_pointer self, shard_config cfg) {
   auto& st = self->state;
-  st.keys = cfg.map->keys_of[cfg.id];
-  st.lengths = cfg.map->lengths_of(cfg.id);
-  st.pending.resize(cfg.workers);
-  st.drop_until.assign(cfg.workers, 0);
-  st.applied.assign(cfg.workers, 0);
   st.cfg = std::move(cfg);
-  st.mem = std::move(mem);
+  self->monitor(st.cfg.scheduler);
   self->set_down_handler([=](caf::down_msg& msg) {
-    if (msg.source == self->state.scheduler)
+    if (msg.source == self->state.cfg.scheduler.address())
       self->quit(msg.reason);
   });
+  registration reg;
+  reg.role = node_role::server;
+  reg.node = st.cfg.node ? st.cfg.node->name : "";
+  reg.shares_memory = st.cfg.node && st.cfg.node->board;
+  self->send(st.cfg.scheduler, register_atom::value, std::move(reg));
   return {
     [=](push_atom, gradient_push& p) -> caf::result<uint64_t> {
       auto& st = self->state;
+      if (auto err = check_worker(self, p.job, p.worker, "push"))
+        return err;
       if (auto err = check_push(st, p)) {
         ++st.stats.rejected;
         return err;
       }
-      if (st.in_place) {
+      if (st.rules.in_place) {
         ++st.stats.rejected;
-        return make_error(errc::out_of_order,
-          "push to shard " + std::to_string(st.cfg.id)
-            + " while workers update it in place (hogwild)");
+        return make_error(
+          errc::out_of_order, "push to " + who(st)
+                                + " while workers update it in place "
+                                  "(hogwild)");
       }
       ++st.stats.pushes;
-      if (!st.synchronous) {
+      if (!st.rules.buffered) {
         record_staleness(st, p.version);
         apply_update(st, p.values);
         st.applied[p.worker] = std::max(st.applied[p.worker], p.clock);
@@ -87,30 +153,60 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
         st.pending[p.worker] = server_shard_state::pending_push{
           p.clock, p.rows, p.version, std::move(p.values)};
       }
-      return st.mem->version.load(std::memory_order_relaxed);
+      return version(st);
     },
     [=](pull_atom, const parameter_pull& p) -> caf::result<parameter_slice> {
       auto& st = self->state;
-      if (p.job != st.cfg.job)
-        return make_error(
-          errc::wrong_job, "pull of job " + std::to_string(p.job));
-      if (!p.keys.empty() && p.keys != st.keys)
+      if (p.reader == scheduler_reader) {
+        if (auto err = check_scheduler(self, p.job, "pull"))
+          return err;
+      } else if (auto err = check_worker(self, p.job, p.reader, "pull")) {
+        return err;
+      }
+      // One copy per version: every pull of it shares the buffer. Under
+      // hogwild the workers change the values without the shard, so each
+      // pull takes a fresh copy.
+      auto now = version(st);
+      if (st.snapshot_version != now || st.rules.in_place) {
+        st.snapshot = shared_floats{st.mem->values};
+        st.snapshot_version = now;
+      }
+      return parameter_slice{st.job, now, st.snapshot, st.applied};
+    },
+    [=](shard_slice& slice) -> caf::result<void> {
+      auto& st = self->state;
+      if (!sent_by(self, st.cfg.scheduler)) {
+        ++st.stats.rejected;
+        return make_error(errc::bad_sender, "slice from an actor other than "
+                                            "the scheduler");
+      }
+      if (st.has_slice)
+        return make_error(errc::out_of_order, who(st) + " has its slice");
+      try {
+        slice.optimizer.validate();
+        take_slice(st, slice);
+      } catch (const std::exception& e) {
+        // A slice this shard cannot serve: it stops, and the scheduler's
+        // monitor ends the run naming it.
+        self->quit(make_error(errc::bad_shape, who(st) + ": " + e.what()));
+      }
+      return caf::unit;
+    },
+    [=](roster_atom, worker_roster& r) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (auto err = check_scheduler(self, r.job, "roster"))
+        return err;
+      if (r.workers.size() != st.pending.size())
         return make_error(errc::bad_shape,
-          "pull of keys shard " + std::to_string(st.cfg.id) + " does not own");
-      parameter_slice slice;
-      slice.job = st.cfg.job;
-      slice.version = st.mem->version.load(std::memory_order_relaxed);
-      slice.keys = st.keys;
-      slice.lengths = st.lengths;
-      slice.values = st.mem->values; // the one copy a pull costs
-      slice.applied = st.applied;
-      return slice;
+          "roster of " + std::to_string(r.workers.size()) + " workers to "
+            + who(st) + " of a job of " + std::to_string(st.pending.size()));
+      st.roster = std::move(r.workers);
+      return version(st);
     },
     [=](commit_atom, const commit_request& c) -> caf::result<uint64_t> {
       auto& st = self->state;
-      if (c.job != st.cfg.job)
-        return make_error(
-          errc::wrong_job, "commit of job " + std::to_string(c.job));
+      if (auto err = check_scheduler(self, c.job, "commit"))
+        return err;
       // Mean of the included pushes, weighted by rows, summed in worker-id
       // order so that the result does not depend on arrival order.
       uint64_t total_rows = 0;
@@ -157,31 +253,31 @@ server_shard_actor::behavior_type server_shard(server_shard_pointer self,
           ++st.stats.lost;
         st.pending[w].reset();
       }
-      return st.mem->version.load(std::memory_order_relaxed);
+      return version(st);
     },
     [=](mode_atom, const shard_mode& m) -> caf::result<uint64_t> {
       auto& st = self->state;
-      if (m.job != st.cfg.job)
-        return make_error(
-          errc::wrong_job, "mode of job " + std::to_string(m.job));
-      if (!st.scheduler) {
-        // The first mode request comes from the scheduler: the shard stops
-        // when it does.
-        st.scheduler = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        self->monitor(self->current_sender());
-      }
-      st.synchronous = m.synchronous;
-      st.in_place = m.in_place;
+      if (auto err = check_scheduler(self, m.job, "mode"))
+        return err;
+      st.rules = rules_of(m.mode);
       st.lr = m.lr;
+      // A snapshot never outlives a mode: in-place epochs change the values
+      // behind the shard's back.
+      st.snapshot_version = UINT64_MAX;
       st.drop_until.assign(st.drop_until.size(), 0);
       for (auto& p : st.pending)
         p.reset();
-      return st.mem->version.load(std::memory_order_relaxed);
+      return version(st);
     },
-    [=](stats_atom) -> shard_stats {
-      auto result = self->state.stats;
-      self->state.stats = shard_stats{};
-      return result;
+    [=](stats_atom) -> caf::result<shard_stats> {
+      auto& st = self->state;
+      if (!sent_by(self, st.cfg.scheduler)) {
+        ++st.stats.rejected;
+        return make_error(errc::bad_sender, "stats of " + who(st)
+                                              + " asked by an actor other "
+                                                "than the scheduler");
+      }
+      return std::exchange(st.stats, shard_stats{});
     },
   };
 }

@@ -6,23 +6,26 @@
 #include <optional>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/local_node.hpp"
 #include "actors/shard_memory.hpp"
 #include "linalg/optim/optimizer.hpp"
-#include "linalg/core/shard_map.hpp"
+#include "linalg/train/consistency.hpp"
+#include "messages/job_messages.hpp"
+#include "messages/scheduler_actor.hpp"
 #include "messages/server_shard_actor.hpp"
 
 namespace paramserv {
 
-/// What a server shard needs to know; the same for local and remote shards.
+/// What a server shard is spawned with: whom to register with, and where it
+/// runs. Its id, keys and initial values come in its shard_slice.
 struct shard_config {
-  uint64_t job = 0;
-  uint32_t id = 0;
-  /// Workers of the job (worker ids are 0 .. workers-1).
-  size_t workers = 1;
-  /// The job's key layout; the shard owns map.keys_of[id].
-  std::shared_ptr<const shard_map> map;
+  scheduler_actor scheduler;
+  /// This process's shared memory board; may be null (the shard then never
+  /// takes part in Hogwild! in place).
+  std::shared_ptr<local_node> node;
 };
 
 /// State of a server shard actor.
@@ -36,13 +39,14 @@ struct server_shard_state {
   };
 
   shard_config cfg;
+  /// From the slice.
+  bool has_slice = false;
+  uint64_t job = 0;
+  uint32_t id = 0;
   std::shared_ptr<shard_memory> mem;
-  /// Whoever sent the first mode request (the scheduler), monitored.
-  caf::actor_addr scheduler;
-  std::vector<uint32_t> keys;
-  std::vector<uint32_t> lengths;
-  bool synchronous = true;
-  bool in_place = false;
+  /// The registered workers by id (from the roster).
+  std::vector<caf::actor> roster;
+  mode_rules rules = rules_of(consistency::bsp);
   float lr = 0;
   std::vector<std::optional<pending_push>> pending;
   /// Per worker: its pushes with a clock up to this one are late (sbp).
@@ -50,6 +54,9 @@ struct server_shard_state {
   /// Per worker: the highest clock whose push was applied.
   std::vector<uint64_t> applied;
   std::vector<float> mean;
+  /// The values of version snapshot_version, shared by every pull of it.
+  shared_floats snapshot;
+  uint64_t snapshot_version = UINT64_MAX;
   shard_stats stats;
 
   static inline const char* name = "paramserv.server_shard";
@@ -58,9 +65,10 @@ struct server_shard_state {
 using server_shard_pointer
   = server_shard_actor::stateful_pointer<server_shard_state>;
 
-/// The server shard behaviour. `mem` holds the shard's initial values (its
-/// keys' blocks, in key order) and its optimizer.
-server_shard_actor::behavior_type server_shard(server_shard_pointer self,
-  shard_config cfg, std::shared_ptr<shard_memory> mem);
+/// The server shard behaviour: registers with its scheduler at once, takes
+/// the slice it gets back, then serves pushes and pulls of the registered
+/// workers. It stops when the scheduler does.
+server_shard_actor::behavior_type server_shard(
+  server_shard_pointer self, shard_config cfg);
 
 } // namespace paramserv

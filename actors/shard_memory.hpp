@@ -24,9 +24,11 @@ struct shard_memory {
   std::atomic<uint64_t> version{0};
 };
 
-/// The shard memories of one job, by shard id, for workers in the same
-/// process. A worker that finds no board (another process) cannot run
-/// Hogwild! and falls back to asynchronous pushes.
+/// The shard memories of one job, by shard id, shared by the actors of one
+/// process (local_node). Sized before any shard starts; each shard fills
+/// its own entry once, before the scheduler's first request to it, so a
+/// worker reading it in a Hogwild! epoch sees it (every step between is a
+/// message). Entries of shards of other processes stay null.
 struct hogwild_board {
   std::vector<std::shared_ptr<shard_memory>> shards;
 };

@@ -1,12 +1,16 @@
 #include "actors/worker.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 #include <caf/event_based_actor.hpp>
 
+#include "actors/sender.hpp"
 #include "linalg/core/finite.hpp"
+#include "linalg/data/feature_transform.hpp"
+#include "linalg/data/load.hpp"
 #include "linalg/data/partition.hpp"
 #include "messages/errc.hpp"
 
@@ -14,46 +18,33 @@ namespace paramserv {
 
 namespace {
 
-// Remote shards may be slow, but never this slow.
-constexpr auto shard_timeout = std::chrono::minutes(5);
-
 using continuation = std::function<void()>;
+
+std::string who(const worker_state& st) {
+  return "worker " + std::to_string(st.id);
+}
 
 void fail(worker_pointer self, const caf::error& err) {
   self->quit(err);
 }
 
-// The scheduler's plan alone decides whether a worker writes the shards'
-// memory in place: it plans hogwild only for workers that share memory
-// with the shards (and asp otherwise); a worker told to run hogwild without
-// that memory refuses (see begin_epoch), and the shards refuse pushes
-// during such an epoch, so in-place and message updates never mix.
-bool uses_hogwild(const worker_state& st) {
-  return st.plan.mode == consistency::hogwild;
-}
-
-// Whether the worker may compute its next unit before the last one's
-// replies arrived: asp never gates.
-bool pipelined(const worker_state& st) {
-  return st.plan.mode == consistency::asp;
+std::chrono::milliseconds ms(uint32_t x) {
+  return std::chrono::milliseconds(x);
 }
 
 // Batches the next unit of work covers: one, n, or the rest of the epoch.
 size_t unit_batches(const worker_state& st) {
-  switch (st.cfg.freq) {
+  switch (st.spec.freq) {
     case update_frequency::batch:
       return 1;
     case update_frequency::nbatches:
-      return st.cfg.nbatches;
+      return st.spec.nbatches;
     case update_frequency::epoch:
       return static_cast<size_t>(-1);
   }
   return 1;
 }
 
-// Computes the update of the next unit into st.grad (a gradient, or the sum
-// of the gradients of local SGD steps taken on st.acc) and returns the rows
-// it covered.
 // The read lag of the unit about to be computed: it is this worker's
 // clock c of the epoch (1-based), and it reads parameters that hold, from
 // every worker w, the pushes up to the clock all shards reported applied
@@ -74,14 +65,17 @@ void record_read_lag(worker_state& st) {
     st.report.max_read_lag = std::max(st.report.max_read_lag, c - 1 - oldest);
 }
 
+// Computes the update of the next unit into st.grad (a gradient, or the sum
+// of the gradients of local SGD steps taken on st.acc) and returns the rows
+// it covered.
 size_t compute_unit(worker_state& st) {
-  auto& rows = st.cfg.rows;
-  size_t b = st.cfg.opts.batch_size;
+  auto& rows = st.rows;
+  size_t b = st.spec.opts.batch_size;
   size_t batches = unit_batches(st);
   size_t covered = 0;
   if (batches == 1) {
     size_t m = std::min(b, rows.size() - st.next);
-    gather_batch(*st.cfg.train, rows.data() + st.next, m, st.batch, st.labels);
+    gather_batch(*st.train, rows.data() + st.next, m, st.batch, st.labels);
     float loss = st.net->gradient(st.params, st.batch, st.labels, st.grad);
     st.report.loss_sum += static_cast<double>(loss) * m;
     st.next += m;
@@ -94,7 +88,7 @@ size_t compute_unit(worker_state& st) {
   sum.assign(st.params.size(), 0.0f);
   for (size_t k = 0; k < batches && st.next < rows.size(); ++k) {
     size_t m = std::min(b, rows.size() - st.next);
-    gather_batch(*st.cfg.train, rows.data() + st.next, m, st.batch, st.labels);
+    gather_batch(*st.train, rows.data() + st.next, m, st.batch, st.labels);
     float loss = st.net->gradient(st.acc, st.batch, st.labels, st.grad);
     st.report.loss_sum += static_cast<double>(loss) * m;
     auto g = st.grad.flat();
@@ -110,13 +104,27 @@ size_t compute_unit(worker_state& st) {
   return covered;
 }
 
-// Accounts a finished unit of `rows` rows whose losses sum to `loss`.
-void count_rows(worker_state& st, size_t rows, double loss) {
+// Sends the progress not yet reported to the scheduler.
+void report_progress(worker_pointer self) {
+  auto& st = self->state;
+  if (st.progress.rows == 0)
+    return;
+  self->send(st.cfg.scheduler, progress_atom::value, st.progress);
+  st.progress.rows = 0;
+  st.progress.loss_sum = 0;
+  st.progress_sent = std::chrono::steady_clock::now();
+}
+
+// Accounts a finished unit of `rows` rows whose losses sum to `loss`, and
+// reports progress at most every progress_ms.
+void count_rows(worker_pointer self, size_t rows, double loss) {
+  auto& st = self->state;
   st.report.rows += rows;
-  if (st.cfg.progress) {
-    st.cfg.progress->rows.fetch_add(rows, std::memory_order_relaxed);
-    st.cfg.progress->loss_sum.fetch_add(loss, std::memory_order_relaxed);
-  }
+  st.progress.rows += rows;
+  st.progress.loss_sum += loss;
+  if (std::chrono::steady_clock::now() - st.progress_sent
+      >= ms(st.spec.progress_ms))
+    report_progress(self);
 }
 
 void begin_epoch(worker_pointer self, epoch_plan plan);
@@ -124,16 +132,11 @@ void run_unit(worker_pointer self);
 
 void finish_epoch(worker_pointer self) {
   auto& st = self->state;
+  report_progress(self);
   st.report.clock = st.clock;
   st.report.refused = std::exchange(st.refused, 0);
-  self->request(st.cfg.scheduler, caf::infinite, epoch_atom::value, st.report)
-    .then(
-      [=](epoch_plan& plan) {
-        begin_epoch(self, std::move(plan));
-      },
-      [=](caf::error& err) {
-        fail(self, err);
-      });
+  // The next plan comes as a message (see the epoch_plan handler).
+  self->send(st.cfg.scheduler, epoch_atom::value, st.report);
 }
 
 // Counts one awaited reply; the last one runs the continuation.
@@ -149,19 +152,19 @@ void arrived(worker_pointer self) {
 // awaited reply.
 void request_pulls(worker_pointer self) {
   auto& st = self->state;
-  for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
+  for (uint32_t s = 0; s < st.shards.size(); ++s) {
     self
-      ->request(st.cfg.shards[s], shard_timeout, pull_atom::value,
-        parameter_pull{st.cfg.job, st.cfg.id, {}})
+      ->request(st.shards[s], ms(st.spec.timeouts.pull_ms), pull_atom::value,
+        parameter_pull{st.spec.job, st.id})
       .then(
         [=](const parameter_slice& slice) {
           auto& st = self->state;
-          if (slice.values.size() != st.cfg.map->sizes[s]) {
+          if (slice.values.size() != st.map.sizes[s]) {
             fail(self, make_error(errc::bad_shape,
                          "pull from shard " + std::to_string(s)));
             return;
           }
-          st.cfg.map->scatter(s, slice.values.data(), st.params.flat().data());
+          st.map.scatter(s, slice.values.data(), st.params.flat().data());
           st.versions[s] = slice.version;
           st.applied[s] = slice.applied;
           arrived(self);
@@ -175,7 +178,7 @@ void request_pulls(worker_pointer self) {
 // Pulls every shard's keys into st.params, then continues.
 void pull_all(worker_pointer self, continuation next) {
   auto& st = self->state;
-  st.outstanding = st.cfg.shards.size();
+  st.outstanding = st.shards.size();
   st.then = std::move(next);
   request_pulls(self);
 }
@@ -191,19 +194,18 @@ size_t request_pushes(worker_pointer self, size_t rows) {
     return 0;
   }
   ++st.report.pushes;
-  for (uint32_t s = 0; s < st.cfg.shards.size(); ++s) {
+  for (uint32_t s = 0; s < st.shards.size(); ++s) {
     gradient_push p;
-    p.job = st.cfg.job;
-    p.worker = st.cfg.id;
+    p.job = st.spec.job;
+    p.worker = st.id;
     p.clock = st.clock;
     p.version = st.computed_from[s];
     p.rows = rows;
-    p.keys = st.cfg.map->keys_of[s];
-    p.lengths = st.lengths[s];
-    p.values.resize(st.cfg.map->sizes[s]);
-    st.cfg.map->gather(s, st.grad.flat().data(), p.values.data());
+    p.values.resize(st.map.sizes[s]);
+    st.map.gather(s, st.grad.flat().data(), p.values.data());
     self
-      ->request(st.cfg.shards[s], shard_timeout, push_atom::value, std::move(p))
+      ->request(st.shards[s], ms(st.spec.timeouts.push_ms), push_atom::value,
+        std::move(p))
       .then(
         [=](uint64_t) {
           arrived(self);
@@ -212,30 +214,22 @@ size_t request_pushes(worker_pointer self, size_t rows) {
           fail(self, err);
         });
   }
-  return st.cfg.shards.size();
+  return st.shards.size();
 }
 
-// Asks the scheduler for the next clock (one awaited reply).
+// Asks the scheduler for the next clock; the grant (a message, held as long
+// as the mode says) counts as one awaited reply.
 void request_clock(worker_pointer self) {
   auto& st = self->state;
-  self
-    ->request(
-      st.cfg.scheduler, caf::infinite, clock_atom::value, st.cfg.id, st.clock)
-    .then(
-      [=](uint64_t) {
-        arrived(self);
-      },
-      [=](caf::error& err) {
-        fail(self, err);
-      });
+  st.awaiting_grant = true;
+  self->send(st.cfg.scheduler, clock_atom::value, st.id, st.clock);
 }
 
 // Pushes st.grad, asks for the next clock, pulls, then runs the next unit.
-// bsp and sbp need the order push -> clock (the commit needs every push) ->
-// pull (after the commit). So does ssp, for its read bound: the clock
-// request follows the push acknowledgements, so a granted clock means the
-// slowest worker's pushes are applied on every shard, and the pull follows
-// the grant, so it reads them. asp sends all three at once: a shard handles
+// With gated reads (bsp, sbp, ssp) the order is push -> acknowledgements ->
+// clock -> grant -> pull: the commit needs every push, and ssp's read bound
+// needs the slowest worker's pushes applied on every shard before a grant
+// and the pull after it. Otherwise all three go at once: a shard handles
 // one worker's messages in order, so the pull sees the push applied.
 void push_all(worker_pointer self, size_t rows) {
   auto& st = self->state;
@@ -247,8 +241,8 @@ void push_all(worker_pointer self, size_t rows) {
     return;
   }
   ++st.clock;
-  size_t shards = st.cfg.shards.size();
-  if (pipelined(st)) {
+  size_t shards = st.shards.size();
+  if (st.rules.pipelined) {
     // asp lets the worker compute its next unit while the shards apply this
     // one: at most one unit is in flight, so the worker's own staleness
     // grows by at most one push (the shards record it: see computed_from).
@@ -268,10 +262,7 @@ void push_all(worker_pointer self, size_t rows) {
     self->send(self, step_atom::value);
     return;
   }
-  bool ordered = st.plan.mode == consistency::bsp
-                 || st.plan.mode == consistency::sbp
-                 || st.plan.mode == consistency::ssp;
-  if (!ordered) {
+  if (!st.rules.gated_reads) {
     st.outstanding = 2 * shards + 1;
     st.then = [=] {
       run_unit(self);
@@ -303,7 +294,7 @@ void push_all(worker_pointer self, size_t rows) {
 // pull (see push_all).
 void run_unit(worker_pointer self) {
   auto& st = self->state;
-  if (st.next >= st.cfg.rows.size()) {
+  if (st.next >= st.rows.size()) {
     if (st.in_flight)
       st.after_flight = [=] {
         finish_epoch(self);
@@ -325,7 +316,7 @@ void run_unit(worker_pointer self) {
   st.computed_from = st.versions;
   double before = st.report.loss_sum;
   size_t rows = compute_unit(st);
-  count_rows(st, rows, st.report.loss_sum - before);
+  count_rows(self, rows, st.report.loss_sum - before);
   push_all(self, rows);
 }
 
@@ -334,11 +325,21 @@ void run_unit(worker_pointer self) {
 // the worker responsive.
 void run_hogwild(worker_pointer self) {
   auto& st = self->state;
-  auto& map = *st.cfg.map;
-  auto& board = *st.cfg.board;
-  constexpr size_t units_per_step = 16;
-  for (size_t u = 0; u < units_per_step; ++u) {
-    if (st.next >= st.cfg.rows.size()) {
+  auto& map = st.map;
+  auto& board = *st.cfg.node->board;
+  size_t units = 16;
+  if (st.cfg.delay.count() > 0 && st.next < st.rows.size()) {
+    // The test hook, as in run_unit: wait before each unit.
+    if (!st.delayed) {
+      st.delayed = true;
+      self->delayed_send(self, st.cfg.delay, step_atom::value);
+      return;
+    }
+    st.delayed = false;
+    units = 1;
+  }
+  for (size_t u = 0; u < units; ++u) {
+    if (st.next >= st.rows.size()) {
       finish_epoch(self);
       return;
     }
@@ -355,7 +356,7 @@ void run_hogwild(worker_pointer self) {
       // As with pushes: a bad update touches no shard.
       ++st.report.skipped;
       ++st.clock;
-      count_rows(st, rows, st.report.loss_sum - before);
+      count_rows(self, rows, st.report.loss_sum - before);
       continue;
     }
     uint64_t now = 0;
@@ -371,9 +372,20 @@ void run_hogwild(worker_pointer self) {
     st.report.max_staleness = std::max(st.report.max_staleness, staleness);
     ++st.report.pushes;
     ++st.clock;
-    count_rows(st, rows, st.report.loss_sum - before);
+    count_rows(self, rows, st.report.loss_sum - before);
   }
   self->send(self, step_atom::value);
+}
+
+// Whether every shard's memory is on this worker's board.
+bool sees_every_shard(const worker_state& st) {
+  if (!st.cfg.node || !st.cfg.node->board
+      || st.cfg.node->board->shards.size() != st.shards.size())
+    return false;
+  return std::all_of(st.cfg.node->board->shards.begin(),
+    st.cfg.node->board->shards.end(), [](auto& mem) {
+      return mem != nullptr;
+    });
 }
 
 void begin_epoch(worker_pointer self, epoch_plan plan) {
@@ -382,22 +394,26 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
     self->quit();
     return;
   }
-  if (plan.mode == consistency::hogwild && !st.cfg.board) {
+  auto rules = rules_of(plan.mode);
+  if (rules.in_place && !sees_every_shard(st)) {
+    // The scheduler plans in-place epochs only for actors that share
+    // memory; a plan that says otherwise is refused, never half-followed.
     fail(self, make_error(errc::unsupported,
-                 "worker " + std::to_string(st.cfg.id)
+                 who(st)
                    + " was planned to run hogwild but shares no memory with "
                      "the shards"));
     return;
   }
-  st.plan = plan;
+  st.plan = std::move(plan);
+  st.rules = rules;
   st.next = 0;
   st.report = epoch_report{};
-  st.report.job = st.cfg.job;
-  st.report.worker = st.cfg.id;
-  st.report.epoch = plan.epoch;
+  st.report.job = st.spec.job;
+  st.report.worker = st.id;
+  st.report.epoch = st.plan.epoch;
   st.epoch_start_clock = st.clock;
-  shuffle_epoch(st.cfg.rows, st.cfg.opts.seed, st.cfg.id, plan.epoch);
-  if (uses_hogwild(st))
+  shuffle_epoch(st.rows, st.spec.opts.seed, st.id, st.plan.epoch);
+  if (st.rules.in_place)
     run_hogwild(self);
   else
     pull_all(self, [=] {
@@ -405,47 +421,149 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
     });
 }
 
-} // namespace
-
-worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
-  auto& st = self->state;
-  st.net = make_model(cfg.opts.model);
+// Takes the job's slice: the model, the shard map, the data.
+caf::error take_slice(worker_state& st, worker_slice& slice) {
+  try {
+    st.spec = std::move(slice.spec);
+    st.id = slice.id;
+    st.rows = std::move(slice.rows);
+    st.shards = std::move(slice.shards);
+    validate(st.spec.opts);
+    st.net = make_model(st.spec.opts.model);
+    if (st.shards.size() != st.spec.shards)
+      throw std::invalid_argument(
+        "the slice names " + std::to_string(st.shards.size())
+        + " shards, the job " + std::to_string(st.spec.shards));
+    st.map = shard_map::from(std::move(slice.keys), std::move(slice.owner),
+      st.spec.shards, st.net->shapes());
+    st.train = open_training_data(st.spec.data, st.cfg.node.get());
+    for (auto r : st.rows)
+      if (r >= st.train->size())
+        throw std::invalid_argument(
+          "row " + std::to_string(r) + " is not in the training data");
+    if (st.train->features() != st.spec.opts.model.inputs)
+      throw std::invalid_argument(
+        "the training data has " + std::to_string(st.train->features())
+        + " features, the model " + std::to_string(st.spec.opts.model.inputs)
+        + " inputs");
+  } catch (const std::exception& e) {
+    return make_error(errc::bad_shape, who(st) + ": " + e.what());
+  }
   st.params = parameter_set{st.net->shapes()};
   st.grad = parameter_set{st.net->shapes()};
   st.acc = parameter_set{st.net->shapes()};
-  st.versions.assign(cfg.shards.size(), 0);
-  st.applied.resize(cfg.shards.size());
+  st.versions.assign(st.shards.size(), 0);
+  st.applied.assign(st.shards.size(), {});
   st.computed_from = st.versions;
-  for (uint32_t s = 0; s < cfg.shards.size(); ++s)
-    st.lengths.push_back(cfg.map->lengths_of(s));
+  st.progress.job = st.spec.job;
+  st.progress.worker = st.id;
+  st.progress_sent = std::chrono::steady_clock::now();
+  st.has_slice = true;
+  return {};
+}
+
+// Whether the current message comes from the scheduler; counts it if not.
+caf::error check_scheduler(worker_pointer self, const char* what) {
+  auto& st = self->state;
+  if (sent_by(self, st.cfg.scheduler))
+    return {};
+  ++st.refused;
+  return make_error(errc::bad_sender,
+    std::string{what} + " from an actor other than the scheduler");
+}
+
+} // namespace
+
+std::shared_ptr<const dataset> open_training_data(
+  const data_source& src, const local_node* node) {
+  std::shared_ptr<const dataset> result;
+  if (node && node->train) {
+    result = node->train;
+  } else {
+    if (src.path.empty())
+      throw std::runtime_error("the job's training data is only in the "
+                               "memory of the process that started it");
+    load_options lo;
+    lo.classes = src.classes;
+    lo.features = src.features;
+    lo.label_column = src.label_column;
+    if (src.csv_header != 0)
+      lo.csv_header = src.csv_header == 2;
+    std::optional<data_format> fmt;
+    if (!src.format.empty())
+      fmt = parse_name<data_format>(src.format);
+    auto ds = std::make_shared<dataset>(load_dataset(src.path, fmt, lo));
+    if (!src.shift.empty()) {
+      if (src.shift.size() != ds->features()
+          || src.scale.size() != ds->features())
+        throw std::runtime_error(src.path + ": the job's feature transform has "
+                                 + std::to_string(src.shift.size())
+                                 + " features, the file "
+                                 + std::to_string(ds->features()));
+      feature_transform t;
+      t.shift = arma::fvec(src.shift);
+      t.scale = arma::fvec(src.scale);
+      t.apply(ds->x);
+    }
+    result = std::move(ds);
+  }
+  if (result->size() != src.rows)
+    throw std::runtime_error((src.path.empty() ? "the training data" : src.path)
+                             + " has " + std::to_string(result->size())
+                             + " rows, the job " + std::to_string(src.rows));
+  return result;
+}
+
+worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
+  auto& st = self->state;
   st.cfg = std::move(cfg);
   self->monitor(st.cfg.scheduler);
   self->set_down_handler([=](caf::down_msg& msg) {
-    if (msg.source == self->state.cfg.scheduler)
+    if (msg.source == self->state.cfg.scheduler.address())
       self->quit(msg.reason);
   });
+  registration reg;
+  reg.role = node_role::worker;
+  reg.node = st.cfg.node ? st.cfg.node->name : "";
+  reg.shares_memory = st.cfg.node && st.cfg.node->board;
+  self->send(st.cfg.scheduler, register_atom::value, std::move(reg));
   return {
-    [=](start_atom) {
+    [=](worker_slice& slice) -> caf::result<void> {
+      if (auto err = check_scheduler(self, "slice"))
+        return err;
       auto& st = self->state;
-      self
-        ->request(st.cfg.scheduler, caf::infinite, join_atom::value, st.cfg.id,
-          caf::actor_cast<worker_actor>(self))
-        .then(
-          [=](epoch_plan& plan) {
-            begin_epoch(self, std::move(plan));
-          },
-          [=](caf::error& err) {
-            fail(self, err);
-          });
+      if (st.has_slice)
+        return make_error(errc::out_of_order, who(st) + " has its slice");
+      if (auto err = take_slice(st, slice))
+        fail(self, err);
+      return caf::unit;
+    },
+    [=](epoch_plan& plan) -> caf::result<void> {
+      if (auto err = check_scheduler(self, "plan"))
+        return err;
+      auto& st = self->state;
+      if (!st.has_slice || plan.job != st.spec.job)
+        return make_error(errc::out_of_order, "plan before the slice");
+      begin_epoch(self, std::move(plan));
+      return caf::unit;
+    },
+    [=](grant_atom, uint64_t job, uint64_t) -> caf::result<void> {
+      if (auto err = check_scheduler(self, "grant"))
+        return err;
+      auto& st = self->state;
+      if (!st.awaiting_grant || job != st.spec.job)
+        return make_error(errc::out_of_order, "grant out of turn");
+      st.awaiting_grant = false;
+      arrived(self);
+      return caf::unit;
     },
     [=](step_atom) -> caf::result<void> {
       auto& st = self->state;
-      if (self->current_sender() != self->ctrl()) {
+      if (!sent_by(self, self)) {
         ++st.refused;
-        return make_error(errc::out_of_order,
-          "step is internal to worker " + std::to_string(st.cfg.id));
+        return make_error(errc::bad_sender, "step is internal to " + who(st));
       }
-      if (uses_hogwild(st))
+      if (st.rules.in_place)
         run_hogwild(self);
       else
         run_unit(self);

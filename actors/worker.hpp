@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -10,54 +9,51 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/shard_memory.hpp"
-#include "linalg/data/dataset.hpp"
-#include "linalg/models/model.hpp"
+#include "actors/local_node.hpp"
 #include "linalg/core/parameter_set.hpp"
 #include "linalg/core/shard_map.hpp"
-#include "linalg/train/train_options.hpp"
-#include "linalg/train/consistency.hpp"
+#include "linalg/data/dataset.hpp"
+#include "linalg/models/model.hpp"
+#include "messages/job_messages.hpp"
 #include "messages/scheduler_actor.hpp"
 #include "messages/server_shard_actor.hpp"
 #include "messages/worker_actor.hpp"
 
 namespace paramserv {
 
-/// Training progress of all workers of a process, for a live display.
-struct progress_counters {
-  std::atomic<uint64_t> rows{0};
-  /// Sum of per-row training losses over those rows.
-  std::atomic<double> loss_sum{0};
-};
-
-/// What a worker needs: its partition, the model, where the shards are.
+/// What a worker is spawned with: whom to register with, and where it runs.
+/// Everything else (its id, rows, the model, the shards) comes in its
+/// worker_slice.
 struct worker_config {
-  uint64_t job = 0;
-  uint32_t id = 0;
-  train_options opts;
-  update_frequency freq = update_frequency::batch;
-  /// Batches per push with update_frequency::nbatches.
-  size_t nbatches = 1;
-  /// The training set (shared, read-only) and this worker's rows of it.
-  std::shared_ptr<const dataset> train;
-  std::vector<uint32_t> rows;
-  std::shared_ptr<const shard_map> map;
-  std::vector<server_shard_actor> shards;
   scheduler_actor scheduler;
-  /// Shard memories of this process, for Hogwild!; null elsewhere.
-  std::shared_ptr<hogwild_board> board;
+  /// This process's shared data and shard memory; may be null (the worker
+  /// then reads the job's data source itself and never runs in place).
+  std::shared_ptr<local_node> node;
   /// Test hook: extra time this worker waits before each unit of work (a
   /// slow or overloaded machine). Default: none.
   std::chrono::microseconds delay{0};
-  /// Shared progress counters (live display); may be null.
-  std::shared_ptr<progress_counters> progress;
 };
+
+/// The training data a worker of job `src` uses: its node's copy if the
+/// node has one, else the data source read from disk and transformed.
+/// @throws std::runtime_error (or data_error) naming the file or the
+///         mismatch.
+std::shared_ptr<const dataset> open_training_data(
+  const data_source& src, const local_node* node);
 
 /// State of a worker actor. The model, the local parameter copy and all
 /// scratch buffers are allocated once, so a batch allocates nothing but its
 /// push messages.
 struct worker_state {
   worker_config cfg;
+  /// The slice: the job, this worker's id and rows, the shards.
+  job_spec spec;
+  uint32_t id = 0;
+  bool has_slice = false;
+  std::vector<uint32_t> rows;
+  std::vector<server_shard_actor> shards;
+  shard_map map;
+  std::shared_ptr<const dataset> train;
   std::unique_ptr<model> net;
   parameter_set params;
   parameter_set grad;
@@ -66,7 +62,8 @@ struct worker_state {
   std::vector<uint32_t> labels;
   std::vector<float> scratch;
   epoch_plan plan;
-  /// Next row (index into cfg.rows) of this epoch.
+  mode_rules rules;
+  /// Next row (index into rows) of this epoch.
   size_t next = 0;
   /// Pushes made so far (the worker's clock).
   uint64_t clock = 0;
@@ -78,15 +75,19 @@ struct worker_state {
   uint64_t epoch_start_clock = 0;
   /// Shard versions the last computed update started from.
   std::vector<uint64_t> computed_from;
-  /// Replies still awaited, and what to do once they all arrived.
+  /// Replies (and grants) still awaited, and what to do once they all
+  /// arrived.
   size_t outstanding = 0;
   std::function<void()> then;
+  /// A clock request is out; its grant counts as one awaited reply.
+  bool awaiting_grant = false;
   /// Pipelined asp: a unit's replies are out; what waits for them.
   bool in_flight = false;
   std::function<void()> after_flight;
-  /// Key lengths per shard (sent with every push).
-  std::vector<std::vector<uint32_t>> lengths;
-  /// Internal messages refused because another actor sent them.
+  /// Progress not yet reported, and when it last was.
+  progress_report progress;
+  std::chrono::steady_clock::time_point progress_sent;
+  /// Messages refused because another actor sent them.
   uint64_t refused = 0;
   /// Whether the test-hook delay of the current unit was served.
   bool delayed = false;
@@ -97,8 +98,9 @@ struct worker_state {
 
 using worker_pointer = worker_internal::stateful_pointer<worker_state>;
 
-/// The worker behaviour: on `start` it joins the scheduler and trains epoch
-/// after epoch as the scheduler's plans say, then quits.
+/// The worker behaviour: registers with its scheduler at once, takes the
+/// slice it gets back, and trains epoch after epoch as the scheduler's
+/// plans say, then quits. It stops when the scheduler does.
 worker_internal::behavior_type worker(worker_pointer self, worker_config cfg);
 
 } // namespace paramserv

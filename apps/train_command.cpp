@@ -35,6 +35,9 @@ struct train_cli {
   size_t shards = 1;
   std::string scheme = "disjoint_contiguous";
   size_t threads = 0;
+  double push_timeout = 60;
+  double pull_timeout = 60;
+  double control_timeout = 60;
   std::string model = "mlp";
   std::string hidden = "200";
   std::string activation = "relu";
@@ -85,6 +88,15 @@ po::options_description describe(train_cli& c) {
     ("threads", po::value(&c.threads)->default_value(c.threads),
      "CAF scheduler threads (0: one per core); OpenBLAS runs "
      "single-threaded inside workers")
+    ("push-timeout", po::value(&c.push_timeout)->default_value(c.push_timeout),
+     "seconds a worker waits for a shard to acknowledge a push")
+    ("pull-timeout", po::value(&c.pull_timeout)->default_value(c.pull_timeout),
+     "seconds a worker or the scheduler waits for a shard's parameters")
+    ("control-timeout",
+     po::value(&c.control_timeout)->default_value(c.control_timeout),
+     "seconds the scheduler waits for a shard to switch modes, commit a "
+     "clock or report its counters (clock grants and epoch plans wait as "
+     "long as the workers and shards they wait for live)")
     ("model", po::value(&c.model)->default_value(c.model), "softmax|mlp")
     ("hidden", po::value(&c.hidden)->default_value(c.hidden),
      "MLP hidden layer widths, comma list (e.g. 256,128)")
@@ -149,6 +161,16 @@ train_options to_train_options(
   return opts;
 }
 
+// A timeout flag in seconds as whole milliseconds: at least 1 ms, at most
+// what fits a message's 32-bit field (about 49 days).
+uint32_t timeout_ms(const char* flag, double seconds) {
+  if (!(seconds >= 0.001 && seconds <= 4.0e6))
+    throw usage_error(std::string{flag}
+                      + ": must be between 0.001 and 4000000 seconds, got "
+                      + std::to_string(seconds));
+  return static_cast<uint32_t>(seconds * 1000.0);
+}
+
 local_options to_local_options(
   const train_cli& c, const po::variables_map& vm) {
   local_options local;
@@ -161,6 +183,10 @@ local_options to_local_options(
   local.workers = c.workers;
   local.shards = c.shards;
   local.threads = c.threads;
+  local.timeouts.push_ms = timeout_ms("--push-timeout", c.push_timeout);
+  local.timeouts.pull_ms = timeout_ms("--pull-timeout", c.pull_timeout);
+  local.timeouts.control_ms
+    = timeout_ms("--control-timeout", c.control_timeout);
   auto mode = parse_flag<consistency>("--mode", c.mode);
   if (!c.mode_schedule.empty()) {
     if (!vm["mode"].defaulted())
@@ -297,6 +323,16 @@ int run(int argc, char** argv) {
     hooks.on_progress = [&](uint64_t done, double loss_sum) {
       prog.rows(done, loss_sum);
     };
+    // Where the data came from, so that a worker without this process's
+    // copy could read it itself.
+    lopts.data.path = std::filesystem::absolute(cli.data.data).string();
+    lopts.data.format = cli.data.format;
+    lopts.data.classes = data.train.classes;
+    lopts.data.features = data.train.features();
+    lopts.data.shift
+      = arma::conv_to<std::vector<float>>::from(data.transform.shift);
+    lopts.data.scale
+      = arma::conv_to<std::vector<float>>::from(data.transform.scale);
     auto train_ptr = std::make_shared<const dataset>(std::move(data.train));
     std::shared_ptr<const dataset> test_ptr;
     if (data.test)
@@ -306,7 +342,7 @@ int run(int argc, char** argv) {
     final_params = std::move(r.params);
     if (r.dropped > 0 || r.lost > 0 || r.rejected > 0)
       std::printf("late pushes dropped: %llu, pushes of dead workers lost: "
-                  "%llu, malformed pushes refused: %llu\n",
+                  "%llu, malformed or misaddressed messages refused: %llu\n",
         static_cast<unsigned long long>(r.dropped),
         static_cast<unsigned long long>(r.lost),
         static_cast<unsigned long long>(r.rejected));

@@ -7,6 +7,7 @@
 
 #include "messages/control_messages.hpp"
 #include "messages/errc.hpp"
+#include "messages/job_messages.hpp"
 #include "messages/parameter_messages.hpp"
 #include "messages/scheduler_actor.hpp"
 #include "messages/server_shard_actor.hpp"
@@ -23,6 +24,14 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<shard_mode>("paramserv::shard_mode");
   cfg.add_message_type<commit_request>("paramserv::commit_request");
   cfg.add_message_type<shard_stats>("paramserv::shard_stats");
+  cfg.add_message_type<progress_report>("paramserv::progress_report");
+  cfg.add_message_type<data_source>("paramserv::data_source");
+  cfg.add_message_type<request_timeouts>("paramserv::request_timeouts");
+  cfg.add_message_type<job_spec>("paramserv::job_spec");
+  cfg.add_message_type<registration>("paramserv::registration");
+  cfg.add_message_type<shard_slice>("paramserv::shard_slice");
+  cfg.add_message_type<worker_slice>("paramserv::worker_slice");
+  cfg.add_message_type<worker_roster>("paramserv::worker_roster");
   cfg.add_message_type<epoch_metrics>("paramserv::epoch_metrics");
   cfg.add_message_type<std::vector<epoch_metrics>>(
     "std::vector<paramserv::epoch_metrics>");
@@ -30,6 +39,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<uint32_t>>("std::vector<uint32_t>");
   cfg.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");
   cfg.add_message_type<std::vector<float>>("std::vector<float>");
+  cfg.add_message_type<std::vector<caf::actor>>("std::vector<caf::actor>");
   cfg.add_message_type<worker_actor>("paramserv::worker_actor");
   cfg.add_message_type<server_shard_actor>("paramserv::server_shard_actor");
   cfg.add_message_type<scheduler_actor>("paramserv::scheduler_actor");

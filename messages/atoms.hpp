@@ -13,8 +13,11 @@ using epoch_atom = caf::atom_constant<caf::atom("epoch")>;
 using mode_atom = caf::atom_constant<caf::atom("mode")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
-using join_atom = caf::atom_constant<caf::atom("join")>;
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using grant_atom = caf::atom_constant<caf::atom("grant")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using roster_atom = caf::atom_constant<caf::atom("roster")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using step_atom = caf::atom_constant<caf::atom("step")>;
-using start_atom = caf::atom_constant<caf::atom("start")>;
 
 } // namespace paramserv

@@ -67,21 +67,34 @@ struct epoch_report {
   }
 };
 
-/// Scheduler -> shard: how to apply pushes from now on.
+/// Scheduler -> shard: how to apply pushes from now on, as the rules of
+/// `mode` say (rules_of: buffered until a commit, on arrival, or refused
+/// while workers write the shard's memory in place).
 struct shard_mode {
   static constexpr const char* type_name = "shard_mode";
 
   uint64_t job = 0;
-  /// True: buffer pushes until a commit (bsp, sbp); false: apply each push
-  /// on arrival (asp, ssp, hogwild's message fallback).
-  bool synchronous = true;
+  consistency mode = consistency::bsp;
   float lr = 0;
-  /// True during a hogwild epoch in one process: the workers write the
-  /// shard's memory in place, so the shard refuses pushes.
-  bool in_place = false;
 
   auto fields() {
-    return std::tie(job, synchronous, lr, in_place);
+    return std::tie(job, mode, lr);
+  }
+};
+
+/// Worker -> scheduler: rows trained and the sum of their losses since the
+/// worker's last report (sent at most every job_spec::progress_ms);
+/// scheduler -> whoever ran the job: the totals so far (worker unused).
+struct progress_report {
+  static constexpr const char* type_name = "progress_report";
+
+  uint64_t job = 0;
+  uint32_t worker = 0;
+  uint64_t rows = 0;
+  double loss_sum = 0;
+
+  auto fields() {
+    return std::tie(job, worker, rows, loss_sum);
   }
 };
 
@@ -118,7 +131,8 @@ struct shard_stats {
   /// Buffered synchronous pushes of workers that a commit went on without
   /// (they died): dropped, and counted apart from late ones.
   uint64_t lost = 0;
-  /// Malformed pushes refused (wrong job, shape, keys, NaN).
+  /// Malformed pushes (wrong job, shape, NaN) and messages from a sender
+  /// other than the actor registered under the id they name: refused.
   uint64_t rejected = 0;
 
   auto fields() {
@@ -127,9 +141,10 @@ struct shard_stats {
   }
 };
 
-/// Scheduler -> whoever ran the job: the per-epoch metrics (also sent one
-/// by one as they happen) and the final parameters (flat, in the layout of
-/// the model's parameter set).
+/// Scheduler -> whoever ran the job (the sender of `run`): the per-epoch
+/// metrics (also sent one by one as they happen) and the final parameters
+/// (flat, in the layout of the model's parameter set). A failed job sends
+/// a caf::error instead.
 struct run_result {
   static constexpr const char* type_name = "run_result";
 
@@ -137,11 +152,14 @@ struct run_result {
   std::vector<float> params;
   uint64_t dropped = 0;
   uint64_t lost = 0;
+  /// Malformed pushes and messages refused because of their sender.
   uint64_t rejected = 0;
   std::vector<std::string> log;
+  /// The job's id (random per run).
+  uint64_t job = 0;
 
   auto fields() {
-    return std::tie(history, params, dropped, lost, rejected, log);
+    return std::tie(history, params, dropped, lost, rejected, log, job);
   }
 };
 

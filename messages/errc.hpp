@@ -29,6 +29,11 @@ enum class errc : uint8_t {
   /// Asked for something this actor cannot do where it runs (e.g. hogwild
   /// without memory shared with the shards).
   unsupported,
+  /// A message from an actor other than the one registered under the id it
+  /// names, or an internal message from another actor.
+  bad_sender,
+  /// A peer that speaks another protocol version.
+  bad_version,
 };
 
 template <>
@@ -42,6 +47,8 @@ struct enum_names<errc> {
     std::pair{errc::out_of_order, "out_of_order"},
     std::pair{errc::job_failed, "job_failed"},
     std::pair{errc::unsupported, "unsupported"},
+    std::pair{errc::bad_sender, "bad_sender"},
+    std::pair{errc::bad_version, "bad_version"},
   };
 };
 

@@ -15,11 +15,11 @@ namespace paramserv {
 /// A message struct lists its fields once, and gets its `inspect` (CAF's
 /// serialisation and to_string) from that list:
 ///
-///     struct parameter_pull {
-///       static constexpr const char* type_name = "parameter_pull";
+///     struct commit_request {
+///       static constexpr const char* type_name = "commit_request";
 ///       uint64_t job = 0;
-///       std::vector<uint32_t> keys;
-///       auto fields() { return std::tie(job, keys); }
+///       std::vector<uint32_t> workers;
+///       auto fields() { return std::tie(job, workers); }
 ///     };
 ///
 /// Float vectors travel as raw bytes (float_buffer); other vectors and

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -42,6 +44,61 @@ typename Inspector::result_type inspect(Inspector& f, float_buffer x) {
     // Logs and to_string: the length, not a megabyte of numbers.
     uint64_t n = x.xs.size();
     return f(caf::meta::type_name("floats"), n);
+  }
+}
+
+/// An immutable float buffer that many messages share: copying one copies a
+/// pointer. A shard answers every pull of one version with the same buffer
+/// (CAF passes messages between actors of one process without serialising
+/// them); across the network it travels as a float_buffer does. Never
+/// null: the default is an empty buffer.
+class shared_floats {
+public:
+  shared_floats() : ptr_(empty()) {}
+
+  explicit shared_floats(std::vector<float> xs)
+    : ptr_(std::make_shared<const std::vector<float>>(std::move(xs))) {}
+
+  const std::vector<float>& get() const {
+    return *ptr_;
+  }
+
+  size_t size() const {
+    return ptr_->size();
+  }
+
+  const float* data() const {
+    return ptr_->data();
+  }
+
+  /// Equal contents, bit for bit (NaN payloads and -0.0f included).
+  friend bool operator==(const shared_floats& x, const shared_floats& y) {
+    return x.size() == y.size()
+           && (x.size() == 0
+               || std::memcmp(x.data(), y.data(), x.size() * sizeof(float))
+                    == 0);
+  }
+
+private:
+  static const std::shared_ptr<const std::vector<float>>& empty() {
+    static const auto result = std::make_shared<const std::vector<float>>();
+    return result;
+  }
+
+  std::shared_ptr<const std::vector<float>> ptr_;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_floats& x) {
+  if constexpr (std::is_base_of_v<caf::deserializer, Inspector>) {
+    std::vector<float> xs;
+    if (auto err = f(float_buffer{xs}))
+      return err;
+    x = shared_floats{std::move(xs)};
+    return caf::error{};
+  } else {
+    // The serializer only reads the bytes; the buffer stays shared.
+    return f(float_buffer{const_cast<std::vector<float>&>(x.get())});
   }
 }
 

@@ -7,23 +7,34 @@
 
 #include "messages/atoms.hpp"
 #include "messages/control_messages.hpp"
-#include "messages/worker_actor.hpp"
 
 namespace paramserv {
 
-/// The scheduler: enforces the consistency mode.
-/// - join: a worker (id, handle) joins; the reply is its first epoch plan,
-///   sent once every worker joined and a run was requested;
+struct registration;
+
+/// The scheduler: hands out the job and enforces the consistency mode.
+/// - register: a shard or worker asks to take part (the sender is the
+///   actor registering); it gets its slice as a message (see
+///   job_messages.hpp);
 /// - clock: worker `id` finished clock `c` (its pushes were acknowledged)
-///   and asks to start the next one; the reply (the granted clock) comes
-///   when the active mode allows it;
-/// - epoch: a worker finished an epoch; the reply is the next epoch's plan,
-///   sent when every live worker finished and the model was validated;
-/// - run: starts the job; the reply is the result when training ends.
-using scheduler_actor = caf::typed_actor<
-  caf::replies_to<join_atom, uint32_t, worker_actor>::with<epoch_plan>,
-  caf::replies_to<clock_atom, uint32_t, uint64_t>::with<uint64_t>,
-  caf::replies_to<epoch_atom, epoch_report>::with<epoch_plan>,
-  caf::replies_to<run_atom>::with<run_result>>;
+///   and asks for the next; the grant comes as a message when the active
+///   mode allows it;
+/// - epoch: a worker finished an epoch; the next plan comes as a message
+///   when every live worker finished and the model was validated;
+/// - progress: a worker's rows and loss since its last report;
+/// - run: starts the job; the sender gets each epoch's metrics, log lines,
+///   progress totals, and at the end a run_result (or a caf::error).
+/// Messages naming a worker id must come from the worker registered under
+/// it; others are refused with errc::bad_sender and counted.
+using scheduler_actor
+  = caf::typed_actor<caf::reacts_to<register_atom, registration>,
+    caf::reacts_to<clock_atom, uint32_t, uint64_t>,
+    caf::reacts_to<epoch_atom, epoch_report>,
+    caf::reacts_to<progress_atom, progress_report>, caf::reacts_to<run_atom>>;
+
+/// The scheduler's whole interface: the public one plus `tick`, its own
+/// timer (it forwards the progress totals to whoever ran the job). Checked
+/// at run time too: a tick from anyone else is refused.
+using scheduler_internal = scheduler_actor::extend<caf::reacts_to<tick_atom>>;
 
 } // namespace paramserv

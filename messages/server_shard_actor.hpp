@@ -11,17 +11,28 @@
 
 namespace paramserv {
 
+struct shard_slice;
+struct worker_roster;
+
 /// A server shard: owns some keys of the model and their update-rule state.
+/// From workers (each message names the worker; it must come from the
+/// actor registered under that id):
 /// - push: buffer (synchronous mode) or apply (asynchronous) a gradient;
 ///   replies with the shard's version;
-/// - pull: the current values of its keys;
+/// - pull: the current values of its keys.
+/// From the scheduler it registered with (anyone else is refused):
+/// - shard_slice: its id, initial values and update rule;
+/// - roster: the registered workers;
 /// - commit: apply the buffered pushes of one synchronous clock;
-/// - mode: switch between synchronous and asynchronous application and set
-///   the learning rate;
+/// - mode: how to apply pushes from now on, and the learning rate;
 /// - stats: counters since the last stats request.
+/// A shard has no internal messages (no timers, no self-messages), so this
+/// one interface is its whole one.
 using server_shard_actor
   = caf::typed_actor<caf::replies_to<push_atom, gradient_push>::with<uint64_t>,
     caf::replies_to<pull_atom, parameter_pull>::with<parameter_slice>,
+    caf::reacts_to<shard_slice>,
+    caf::replies_to<roster_atom, worker_roster>::with<uint64_t>,
     caf::replies_to<commit_atom, commit_request>::with<uint64_t>,
     caf::replies_to<mode_atom, shard_mode>::with<uint64_t>,
     caf::replies_to<stats_atom>::with<shard_stats>>;

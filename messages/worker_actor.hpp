@@ -1,21 +1,33 @@
 #pragma once
 
+#include <cstdint>
+
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "messages/atoms.hpp"
+#include "messages/control_messages.hpp"
 
 namespace paramserv {
 
-/// A worker, as others see it: `start` makes it join its scheduler and
-/// train until told to stop.
-using worker_actor = caf::typed_actor<caf::reacts_to<start_atom>>;
+struct worker_slice;
+
+/// A worker, as others see it. Everything comes from the scheduler it
+/// registered with (a message from anyone else is refused with
+/// errc::bad_sender and counted):
+/// - worker_slice: its part of the job (id, rows, shards);
+/// - epoch_plan: train an epoch (or stop);
+/// - grant: (job, clock) its clock request was granted.
+/// They are messages, not replies: the scheduler holds them as long as the
+/// mode says, and both sides monitor each other instead of timing out.
+using worker_actor = caf::typed_actor<caf::reacts_to<worker_slice>,
+  caf::reacts_to<epoch_plan>, caf::reacts_to<grant_atom, uint64_t, uint64_t>>;
 
 /// The worker's whole interface: the public one plus `step`, its own
 /// continuation message (a worker drives itself). The split is a
 /// compile-time one only (an actor_cast or a remote peer reaches the whole
 /// interface), so the worker also refuses a `step` that does not come from
-/// itself, with errc::out_of_order.
+/// itself, with errc::bad_sender.
 using worker_internal = worker_actor::extend<caf::reacts_to<step_atom>>;
 
 } // namespace paramserv

@@ -11,7 +11,7 @@
 
 namespace paramserv {
 
-scheduler_actor::behavior_type asp(scheduler_pointer self) {
+scheduler_internal::behavior_type asp(scheduler_pointer self) {
   return detail::scheduler_behavior(self, [=] {
     auto& st = self->state;
     for (uint32_t w = 0; w < st.slots.size(); ++w)
@@ -20,7 +20,7 @@ scheduler_actor::behavior_type asp(scheduler_pointer self) {
   });
 }
 
-scheduler_actor::behavior_type behavior_of(
+scheduler_internal::behavior_type behavior_of(
   scheduler_pointer self, const mode_setting& m) {
   switch (m.mode) {
     case consistency::bsp:

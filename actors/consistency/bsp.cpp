@@ -14,7 +14,7 @@
 
 namespace paramserv {
 
-scheduler_actor::behavior_type bsp(scheduler_pointer self) {
+scheduler_internal::behavior_type bsp(scheduler_pointer self) {
   return detail::scheduler_behavior(self, [=] {
     auto& st = self->state;
     if (st.committing)

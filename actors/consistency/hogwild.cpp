@@ -12,7 +12,7 @@
 
 namespace paramserv {
 
-scheduler_actor::behavior_type hogwild(scheduler_pointer self) {
+scheduler_internal::behavior_type hogwild(scheduler_pointer self) {
   return asp(self);
 }
 

@@ -12,7 +12,7 @@
 
 namespace paramserv {
 
-scheduler_actor::behavior_type sbp(scheduler_pointer self, size_t backups) {
+scheduler_internal::behavior_type sbp(scheduler_pointer self, size_t backups) {
   return detail::scheduler_behavior(self, [=] {
     auto& st = self->state;
     // Late workers whose clock was committed without them go on at once.

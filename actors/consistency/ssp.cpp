@@ -11,7 +11,8 @@
 
 namespace paramserv {
 
-scheduler_actor::behavior_type ssp(scheduler_pointer self, size_t staleness) {
+scheduler_internal::behavior_type ssp(
+  scheduler_pointer self, size_t staleness) {
   return detail::scheduler_behavior(self, [=] {
     auto& st = self->state;
     auto slowest = detail::min_active_clock(st);

@@ -29,6 +29,15 @@ struct shard_map {
   /// @throws std::invalid_argument if there are more shards than keys.
   static shard_map make(const std::vector<tensor_shape>& shapes, size_t shards);
 
+  /// Rebuilds a map from its keys and their owners (as it travels in a
+  /// message), checking it against the model layout `shapes`: keys tile
+  /// the flat buffer in order without gaps or overlaps, and each of the
+  /// `shards` shards owns at least one key.
+  /// @throws std::invalid_argument naming what does not fit.
+  static shard_map from(std::vector<key_range> keys,
+    std::vector<uint32_t> owner, size_t shards,
+    const std::vector<tensor_shape>& shapes);
+
   size_t shards() const {
     return keys_of.size();
   }

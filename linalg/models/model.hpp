@@ -39,6 +39,8 @@ struct model_spec {
   size_t classes = 0;
   activation act = activation::relu;
 
+  friend bool operator==(const model_spec&, const model_spec&) = default;
+
   /// Layer widths from input to output, e.g. {784, 200, 10}.
   std::vector<size_t> layers() const;
 

@@ -41,6 +41,8 @@ struct lr_schedule {
   /// cosine: length of the run in epochs. Default: 10.
   size_t epochs = 10;
 
+  friend bool operator==(const lr_schedule&, const lr_schedule&) = default;
+
   /// The learning rate of zero-based epoch `epoch`.
   float at(size_t epoch) const;
 

@@ -44,6 +44,9 @@ struct optimizer_options {
   /// L2 weight decay lambda: the rule sees g + lambda * w. Default: 0.
   float weight_decay = 0.0f;
 
+  friend bool operator==(const optimizer_options&, const optimizer_options&)
+    = default;
+
   /// Throws std::invalid_argument("optimizer: ...") for a value out of range
   /// (momentum and betas in [0, 1), epsilon > 0, weight decay >= 0).
   void validate() const;

@@ -35,6 +35,40 @@ struct mode_setting {
   friend bool operator==(const mode_setting&, const mode_setting&) = default;
 };
 
+/// What a mode asks of workers and shards: the one description every
+/// mode-dependent choice outside the scheduler's gates is taken from.
+struct mode_rules {
+  /// Shards buffer pushes until the scheduler commits a clock (bsp, sbp);
+  /// otherwise they apply each push on arrival.
+  bool buffered = false;
+  /// A worker's next read waits for its clock grant: push, acknowledgements,
+  /// clock request, grant, then pull (bsp, sbp, and ssp for its read
+  /// bound).
+  bool gated_reads = false;
+  /// A worker computes its next unit while the last one's replies are still
+  /// out (asp).
+  bool pipelined = false;
+  /// Workers update the shards' memory in place, with no messages (hogwild
+  /// in one process); the shards refuse pushes meanwhile.
+  bool in_place = false;
+};
+
+/// The rules of mode `m`.
+constexpr mode_rules rules_of(consistency m) {
+  switch (m) {
+    case consistency::bsp:
+    case consistency::sbp:
+      return {true, true, false, false};
+    case consistency::ssp:
+      return {false, true, false, false};
+    case consistency::asp:
+      return {false, false, true, false};
+    case consistency::hogwild:
+      return {false, false, false, true};
+  }
+  return {};
+}
+
 /// "bsp", "ssp:3", "sbp:1".
 std::string to_string(const mode_setting& m);
 
@@ -42,6 +76,8 @@ std::string to_string(const mode_setting& m);
 struct mode_switch {
   mode_setting mode;
   size_t epoch = 1;
+
+  friend bool operator==(const mode_switch&, const mode_switch&) = default;
 };
 
 /// A list of mode switches ordered by epoch, the first at epoch 1.

@@ -1,17 +1,19 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <fstream>
 #include <string>
 
 namespace paramserv {
 
-/// What a run reports after each epoch. Backends without servers or
+/// What a run reports after each epoch (a message too: fixed-width
+/// integers only). Backends without servers or
 /// staleness leave those fields at their natural values (a sequential run
 /// pushes once per batch with staleness 0).
 struct epoch_metrics {
   /// One-based epoch number.
-  size_t epoch = 0;
+  uint64_t epoch = 0;
   /// Wall time since training started, including evaluation.
   double elapsed_s = 0;
   /// Mean training loss over the epoch's batches, weighted by rows.
@@ -24,17 +26,17 @@ struct epoch_metrics {
   /// Learning rate used in this epoch.
   double lr = 0;
   /// Updates applied to the model in this epoch.
-  size_t pushes = 0;
+  uint64_t pushes = 0;
   double mean_staleness = 0;
-  size_t max_staleness = 0;
-  size_t max_clock_gap = 0;
+  uint64_t max_staleness = 0;
+  uint64_t max_clock_gap = 0;
   /// Largest read lag of any unit of the epoch: how many clocks behind the
   /// one before its own the oldest worker's pushes it had read were (0 in
   /// bsp; at most s under ssp:s; unbounded in asp).
-  size_t max_read_lag = 0;
+  uint64_t max_read_lag = 0;
   /// Updates not applied because they held a NaN or infinity (a worker
   /// checks its whole update before pushing any of it).
-  size_t skipped = 0;
+  uint64_t skipped = 0;
 
   friend bool operator==(const epoch_metrics&, const epoch_metrics&) = default;
 };

@@ -28,6 +28,8 @@ struct train_options {
   uint64_t seed = 1;
   /// How rows are split among workers. Default: disjoint_contiguous.
   partition_scheme scheme = partition_scheme::disjoint_contiguous;
+
+  friend bool operator==(const train_options&, const train_options&) = default;
 };
 
 /// Checks the options that need no data: batch size, epochs, learning rate

@@ -1,15 +1,20 @@
-// A scheduler spawned on its own with real shards and stand-in workers,
-// driven by a scoped actor, so each step of the protocol happens in a
-// known order.
+// A scheduler spawned on its own with stand-in shards and workers driven
+// by a scoped actor, so each step of the protocol happens in a known
+// order; then whole jobs spawned as the local backend spawns them, with
+// shards and workers killed or slowed on purpose.
 
 #include "actors/scheduler.hpp"
 
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include <caf/actor_cast.hpp>
@@ -18,8 +23,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 
+#include "actors/local_backend.hpp"
 #include "actors/server_shard.hpp"
-#include "actors/shard_memory.hpp"
 #include "actors/worker.hpp"
 #include "linalg/data/partition.hpp"
 #include "messages/errc.hpp"
@@ -31,43 +36,45 @@ using namespace paramserv;
 namespace {
 
 // Guards against a hang only; every reply comes at once.
-constexpr auto reply_timeout = std::chrono::seconds(30);
-
-constexpr uint64_t job = 7;
-
-// A worker that takes no part: it only has to exist, so that the
-// scheduler can monitor it. (The unused argument keeps CAF 0.17 from
-// binding a reference to its null argument tuple, which UBSan reports for
-// actors spawned from functions without arguments.)
-worker_actor::behavior_type idle_worker(int) {
-  return {
-    [](start_atom) {},
-  };
-}
+constexpr auto reply_timeout = std::chrono::seconds(60);
 
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using log_atom = caf::atom_constant<caf::atom("log")>;
+using report_atom = caf::atom_constant<caf::atom("report")>;
 
-// A shard stand-in that answers every request at once, except that after
-// `hold` it holds the next mode request until `release`, and tells
-// `observer` "mode held" when it holds one. It keeps the names of the
-// requests it got and of each release, in order, and answers `log` with
-// them ("mode,release,stats,pull").
+// A shard stand-in that registers with `sched` and answers every request at
+// once, except that after `hold` it holds the next mode request until
+// `release`, and tells `observer` "mode held" when it holds one. It keeps
+// the names of what it got and of each release, in order, and answers `log`
+// with them ("slice,roster,mode,release,stats,pull").
 struct stand_in_state {
   std::string log;
+  uint64_t job = 0;
+  size_t size = 0;
   bool hold = false;
   std::optional<caf::response_promise> held;
 };
 
-caf::behavior stand_in_shard(
-  caf::stateful_actor<stand_in_state>* self, size_t size, caf::actor observer) {
+caf::behavior stand_in_shard(caf::stateful_actor<stand_in_state>* self,
+  scheduler_actor sched, caf::actor observer) {
   auto note = [=](const char* what) {
     auto& log = self->state.log;
     log += log.empty() ? "" : ",";
     log += what;
   };
+  self->send(sched, register_atom::value,
+    registration{node_role::server, "test", false, protocol_version});
   return {
+    [=](shard_slice& slice) {
+      note("slice");
+      self->state.job = slice.job;
+      self->state.size = slice.values.size();
+    },
+    [=](roster_atom, const worker_roster&) -> uint64_t {
+      note("roster");
+      return 0;
+    },
     [=](push_atom, const gradient_push&) -> uint64_t {
       note("push");
       return 0;
@@ -75,8 +82,8 @@ caf::behavior stand_in_shard(
     [=](pull_atom, const parameter_pull&) -> parameter_slice {
       note("pull");
       parameter_slice slice;
-      slice.job = job;
-      slice.values.assign(size, 0.0f);
+      slice.job = self->state.job;
+      slice.values = shared_floats{std::vector<float>(self->state.size)};
       return slice;
     },
     [=](commit_atom, const commit_request&) -> uint64_t {
@@ -112,74 +119,105 @@ caf::behavior stand_in_shard(
   };
 }
 
-// A scheduler for `k` workers over one shard of an MLP 4-8-3 (bsp,
-// `epochs` epochs), and `k` idle stand-ins that the test joins by hand. The
-// shard is a real one, or with `stand_in` the stand-in above reporting to
-// the scoped actor.
+// A worker stand-in that registers with `sched`, tells `observer` "slice"
+// when it gets its slice and forwards every plan to it; on `report` it
+// reports the end of its epoch having trained nothing.
+struct stand_in_worker_state {
+  uint64_t job = 0;
+  uint32_t id = 0;
+  uint64_t epoch = 0;
+};
+
+caf::behavior stand_in_worker(caf::stateful_actor<stand_in_worker_state>* self,
+  scheduler_actor sched, caf::actor observer) {
+  self->send(sched, register_atom::value,
+    registration{node_role::worker, "test", false, protocol_version});
+  return {
+    [=](worker_slice& slice) {
+      self->state.job = slice.spec.job;
+      self->state.id = slice.id;
+      self->send(observer, std::string{"slice"});
+    },
+    [=](epoch_plan& plan) {
+      self->state.epoch = plan.epoch;
+      self->send(observer, plan);
+    },
+    [=](grant_atom, uint64_t, uint64_t) {},
+    [=](report_atom) {
+      epoch_report r;
+      r.job = self->state.job;
+      r.worker = self->state.id;
+      r.epoch = self->state.epoch;
+      self->send(sched, epoch_atom::value, r);
+    },
+  };
+}
+
+// An MLP 4-8-3 on blobs, sgd, `workers` workers over `shards` shards.
+job_spec small_spec(size_t workers, size_t shards, size_t epochs,
+  const std::string& modes, size_t rows) {
+  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, epochs, 5);
+  local_options local;
+  local.workers = workers;
+  local.shards = shards;
+  local.modes = parse_mode_schedule(modes);
+  auto train = test::blobs(rows, 8);
+  return make_job_spec(opts, local, train);
+}
+
+// A scheduler for `k` stand-in workers (bsp, `epochs` epochs) and one
+// shard: a real one, or with `stand_in` the stand-in above reporting to the
+// scoped actor. The scoped actor is the driver.
 struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{test::configured(cfg)};
   caf::scoped_actor self{sys};
-  std::vector<server_shard_actor> shards;
-  caf::actor stand_in;
-  std::vector<worker_actor> workers;
+  job_spec spec;
   scheduler_actor sched;
-  /// Plans delivered to the joins the test sent.
+  caf::actor shard;
+  std::vector<caf::actor> workers;
+  /// Plans the stand-in workers forwarded.
   std::vector<epoch_plan> plans;
 
-  explicit fixture(size_t k, bool with_stand_in = false, size_t epochs = 2) {
-    auto opts
-      = test::small_options("mlp", optimizer_kind::sgd, 0.1f, epochs, 3);
-    auto net = make_model(opts.model);
-    auto map
-      = std::make_shared<const shard_map>(shard_map::make(net->shapes(), 1));
-    if (with_stand_in) {
-      stand_in = sys.spawn(
-        stand_in_shard, map->sizes[0], caf::actor_cast<caf::actor>(self));
-      shards.push_back(caf::actor_cast<server_shard_actor>(stand_in));
-    } else {
-      auto mem = std::make_shared<shard_memory>();
-      mem->values.assign(map->sizes[0], 0.0f);
-      mem->opt = make_optimizer(opts.optimizer, map->sizes[0]);
-      shards.push_back(
-        sys.spawn(server_shard, shard_config{job, 0, k, map}, mem));
-    }
-    scheduler_config sc;
-    sc.job = job;
-    sc.workers = k;
-    sc.opts = opts;
-    sc.modes = {mode_switch{}};
-    sc.shards = shards;
-    sc.map = map;
-    sched = sys.spawn(scheduler, std::move(sc));
+  explicit fixture(size_t k, bool stand_in = false, size_t epochs = 2) {
+    spec = small_spec(k, 1, epochs, "bsp@1", 60);
+    sched = sys.spawn(scheduler, scheduler_config{spec, nullptr});
+    auto observer = caf::actor_cast<caf::actor>(self);
+    if (stand_in)
+      shard = sys.spawn(stand_in_shard, sched, observer);
+    else
+      shard = caf::actor_cast<caf::actor>(
+        sys.spawn(server_shard, shard_config{sched, nullptr}));
     for (size_t w = 0; w < k; ++w)
-      workers.push_back(sys.spawn(idle_worker, 0));
+      workers.push_back(sys.spawn(stand_in_worker, sched, observer));
+    for (size_t w = 0; w < k; ++w)
+      wait_for("slice");
   }
 
   ~fixture() {
-    for (auto& s : shards)
-      self->send_exit(s, caf::exit_reason::user_shutdown);
+    self->send_exit(shard, caf::exit_reason::user_shutdown);
     for (auto& w : workers)
       self->send_exit(w, caf::exit_reason::user_shutdown);
     self->send_exit(sched, caf::exit_reason::user_shutdown);
   }
 
-  // Receives until a text message (a notice of the stand-in or a log line
-  // of the scheduler) that starts with `prefix`, keeping the plans that
-  // arrive meanwhile.
-  void wait_for(const std::string& prefix) {
+  // Receives until a text message (a notice of a stand-in or a log line of
+  // the scheduler) that contains `text`, keeping the plans that arrive
+  // meanwhile.
+  void wait_for(const std::string& text) {
     bool seen = false;
     while (!seen)
       self->receive(
         [&](const std::string& line) {
-          seen = line.rfind(prefix, 0) == 0;
+          seen = line.find(text) != std::string::npos;
         },
         [&](epoch_plan& plan) {
           plans.push_back(plan);
         },
+        [](const progress_report&) {},
         caf::after(reply_timeout) >>
           [&] {
-            FAIL("no message starting with \"" << prefix << "\"");
+            FAIL("no message containing \"" << text << "\"");
           });
   }
 
@@ -198,7 +236,7 @@ struct fixture {
 
   std::string shard_log() {
     std::string result;
-    self->request(stand_in, reply_timeout, log_atom::value)
+    self->request(shard, reply_timeout, log_atom::value)
       .receive(
         [&](std::string& log) {
           result = std::move(log);
@@ -210,30 +248,66 @@ struct fixture {
   }
 };
 
+// What a run sent its driver at the end.
+struct outcome {
+  std::optional<run_result> result;
+  caf::error failure;
+  std::vector<std::string> log;
+  uint64_t progress_rows = 0;
+};
+
+// Receives what the scheduler sends its driver until the result or an
+// error; `on_epoch` runs on each epoch's metrics.
+outcome await_end(caf::scoped_actor& self,
+  std::function<void(const epoch_metrics&)> on_epoch = {}) {
+  outcome out;
+  bool done = false;
+  while (!done)
+    self->receive(
+      [&](const epoch_metrics& m) {
+        if (on_epoch)
+          on_epoch(m);
+      },
+      [&](const std::string& line) {
+        out.log.push_back(line);
+      },
+      [&](const progress_report& p) {
+        out.progress_rows = p.rows;
+      },
+      [&](epoch_plan&) {},
+      [&](run_result& r) {
+        out.result = std::move(r);
+        done = true;
+      },
+      [&](caf::error& err) {
+        out.failure = std::move(err);
+        done = true;
+      },
+      [](caf::down_msg&) {},
+      caf::after(reply_timeout) >>
+        [&] {
+          FAIL("the run neither finished nor failed");
+        });
+  return out;
+}
+
 } // namespace
 
 TEST_CASE("a scheduler that finished with an error quits instead of "
           "answering on") {
   fixture f{1};
-  // The join's reply (the first plan) goes to the scoped actor's mailbox.
-  f.self->send(f.sched, join_atom::value, uint32_t{0}, f.workers[0]);
-  auto run = f.self->request(f.sched, reply_timeout, run_atom::value);
+  f.self->send(f.sched, run_atom::value);
+  f.wait_for_plans(1);
   // Its only worker dies: the job ends with an error.
   f.self->send_exit(f.workers[0], caf::exit_reason::kill);
-  caf::error failure;
-  run.receive(
-    [&](run_result&) {
-      FAIL("a job without workers finished");
-    },
-    [&](caf::error& err) {
-      failure = err;
-    });
-  CHECK(failure == make_error(errc::job_failed, "every worker died"));
+  auto out = await_end(f.self);
+  CHECK_FALSE(out.result);
+  CHECK(out.failure == make_error(errc::job_failed, "every worker died"));
   // A finished scheduler takes no further request.
   caf::error after;
   f.self->request(f.sched, reply_timeout, run_atom::value)
     .receive(
-      [&](run_result&) {
+      [] {
         FAIL("a finished scheduler started another run");
       },
       [&](caf::error& err) {
@@ -244,26 +318,25 @@ TEST_CASE("a scheduler that finished with an error quits instead of "
 
 TEST_CASE("a worker killed at any point of the start sequence leaves a run "
           "that finishes with the other") {
-  // Points: 0 after both joined, before the run request; 1 while the first
-  // epoch's mode request to the shard is out; 2 after the first plans.
+  // Points: 0 after both got their slices, before the run request; 1 while
+  // the first epoch's mode request to the shard is out; 2 after the first
+  // plans.
   for (int point : {0, 1, 2}) {
     CAPTURE(point);
     fixture f{2, true, 1};
     auto kill = [&] {
       f.self->send_exit(f.workers[1], caf::exit_reason::kill);
     };
-    f.self->send(f.stand_in, hold_atom::value);
-    f.self->send(f.sched, join_atom::value, uint32_t{0}, f.workers[0]);
-    f.self->send(f.sched, join_atom::value, uint32_t{1}, f.workers[1]);
+    f.self->send(f.shard, hold_atom::value);
     if (point == 0)
       kill();
-    auto run = f.self->request(f.sched, reply_timeout, run_atom::value);
+    f.self->send(f.sched, run_atom::value);
     f.wait_for("mode held");
     if (point == 1) {
       kill();
-      f.wait_for("worker 1 died");
+      f.wait_for("died");
     }
-    f.self->send(f.stand_in, release_atom::value);
+    f.self->send(f.shard, release_atom::value);
     f.wait_for_plans(point == 2 ? 2 : 1);
     for (auto& plan : f.plans) {
       CHECK_FALSE(plan.stop);
@@ -271,93 +344,130 @@ TEST_CASE("a worker killed at any point of the start sequence leaves a run "
     }
     if (point == 2) {
       kill();
-      f.wait_for("worker 1 died");
+      f.wait_for("died");
     }
     // Worker 0 trains nothing and reports the end of its epoch: the run
-    // ends after the one epoch.
-    epoch_report report;
-    report.job = job;
-    report.worker = 0;
-    f.self->request(f.sched, reply_timeout, epoch_atom::value, report)
-      .receive(
-        [&](epoch_plan& next) {
-          CHECK(next.stop);
-        },
-        [&](caf::error& err) {
-          FAIL(f.sys.render(err));
-        });
-    run.receive(
-      [&](run_result& r) {
-        CHECK(r.history.size() == 1);
-      },
-      [&](caf::error& err) {
-        FAIL(f.sys.render(err));
-      });
+    // ends after the one epoch and worker 0 is told to stop.
+    f.self->send(f.workers[0], report_atom::value);
+    auto out = await_end(f.self);
+    REQUIRE(out.result);
+    CHECK(out.result->history.size() == 1);
+    f.wait_for_plans(f.plans.size() + 1);
+    CHECK(f.plans.back().stop);
     // The epoch ended once: stats and the model were asked for after the
     // first mode request was answered, never before.
-    CHECK(f.shard_log() == "mode,release,stats,pull");
+    CHECK(f.shard_log() == "slice,roster,mode,release,stats,pull");
   }
 }
 
-// Shards, a scheduler and real workers of one job on blobs() data, spawned
-// as the local backend spawns them, except that the test chooses which
-// workers share the shards' memory (`boards[w]`).
-struct job_actors {
+TEST_CASE("messages naming a worker are refused unless they come from the "
+          "worker registered under that id") {
+  fixture f{1};
+  caf::scoped_actor other{f.sys};
+  // A clock request, an epoch report and progress naming worker 0, from an
+  // actor that never registered.
+  epoch_report r;
+  r.job = f.spec.job;
+  r.worker = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto req = i == 0 ? other->request(f.sched, reply_timeout,
+                 clock_atom::value, uint32_t{0}, uint64_t{1})
+               : i == 1
+                 ? other->request(f.sched, reply_timeout, epoch_atom::value, r)
+                 : other->request(f.sched, reply_timeout, progress_atom::value,
+                   progress_report{f.spec.job, 0, 100, 1.0});
+    caf::error refused;
+    req.receive(
+      [] {
+        FAIL("accepted from a stranger");
+      },
+      [&](caf::error& err) {
+        refused = err;
+      });
+    CHECK(refused == make_error(errc::bad_sender, ""));
+  }
+  // The job goes on untouched: the real worker ends the epoch, which the
+  // stranger's report did not.
+  f.self->send(f.sched, run_atom::value);
+  f.wait_for_plans(1);
+  for (size_t e = 0; e < 2; ++e) {
+    f.self->send(f.workers[0], report_atom::value);
+    if (e == 0)
+      f.wait_for_plans(2);
+  }
+  auto out = await_end(f.self);
+  REQUIRE(out.result);
+  CHECK(out.result->history.size() == 2);
+  CHECK(out.result->rejected == 3);
+}
+
+TEST_CASE("a registration of another protocol version, or one too many, is "
+          "refused") {
+  fixture f{1};
+  caf::scoped_actor other{f.sys};
+  auto ask = [&](registration reg) {
+    caf::error result;
+    other->request(f.sched, reply_timeout, register_atom::value, reg)
+      .receive([] {},
+        [&](caf::error& err) {
+          result = err;
+        });
+    return result;
+  };
+  CHECK(ask(registration{node_role::worker, "x", false, protocol_version + 1})
+        == make_error(errc::bad_version, ""));
+  CHECK(ask(registration{node_role::worker, "x", false, protocol_version})
+        == make_error(errc::out_of_order, ""));
+  CHECK(ask(registration{node_role::server, "x", false, protocol_version})
+        == make_error(errc::out_of_order, ""));
+}
+
+TEST_CASE("the scheduler refuses its internal tick from any other actor") {
+  fixture f{1};
+  auto whole = caf::actor_cast<caf::actor>(f.sched);
+  caf::error refused;
+  f.self->request(whole, reply_timeout, tick_atom::value)
+    .receive([] {},
+      [&](caf::error& err) {
+        refused = err;
+      });
+  CHECK(refused == make_error(errc::bad_sender, ""));
+}
+
+// A whole job on blobs() data, spawned as the local backend spawns it; the
+// scoped actor is the driver.
+struct job_fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{test::configured(cfg)};
   caf::scoped_actor self{sys};
-  std::vector<server_shard_actor> shards;
-  scheduler_actor sched;
-  std::vector<worker_actor> workers;
+  job_spec spec;
+  job_actors actors;
 
-  job_actors(const std::string& modes, size_t k, size_t n_shards, size_t epochs,
-    std::vector<bool> boards, size_t rows = 120) {
-    auto train = std::make_shared<const dataset>(test::blobs(rows, 8));
-    auto opts
-      = test::small_options("mlp", optimizer_kind::sgd, 0.1f, epochs, 5);
-    auto net = make_model(opts.model);
-    parameter_set init{net->shapes()};
-    net->initialize(init, opts.seed);
-    auto map = std::make_shared<const shard_map>(
-      shard_map::make(net->shapes(), n_shards));
-    auto board = std::make_shared<hogwild_board>();
-    for (uint32_t s = 0; s < n_shards; ++s) {
-      auto mem = std::make_shared<shard_memory>();
-      mem->values.resize(map->sizes[s]);
-      map->gather(s, init.flat().data(), mem->values.data());
-      mem->opt = make_optimizer(opts.optimizer, map->sizes[s]);
-      board->shards.push_back(mem);
-      shards.push_back(
-        sys.spawn(server_shard, shard_config{job, s, k, map}, mem));
-    }
-    scheduler_config sc;
-    sc.job = job;
-    sc.workers = k;
-    sc.opts = opts;
-    sc.modes = parse_mode_schedule(modes);
-    sc.shards = shards;
-    sc.map = map;
-    sched = sys.spawn(scheduler, std::move(sc));
-    auto parts = partition_rows(train->size(), k, opts.scheme, opts.seed);
-    for (uint32_t w = 0; w < k; ++w) {
-      worker_config wc;
-      wc.job = job;
-      wc.id = w;
-      wc.opts = opts;
-      wc.train = train;
-      wc.rows = parts[w];
-      wc.map = map;
-      wc.shards = shards;
-      wc.scheduler = sched;
-      if (w < boards.size() && boards[w])
-        wc.board = board;
-      workers.push_back(sys.spawn(worker, std::move(wc)));
-    }
-    for (auto& w : workers)
-      self->send(w, start_atom::value);
+  job_fixture(const std::string& modes, size_t k, size_t n_shards,
+    size_t epochs, size_t rows = 120, job_placement placement = {},
+    std::shared_ptr<const dataset> train = nullptr) {
+    spec = small_spec(k, n_shards, epochs, modes, rows);
+    if (!train)
+      train = std::make_shared<const dataset>(test::blobs(rows, 8));
+    actors = spawn_job(sys, spec, train, nullptr, placement);
   }
 
-  // Receives until the first epoch's metrics reach the run's requester.
+  // Receives until a log line containing `text` reaches the driver.
+  void wait_for_log(const std::string& text) {
+    bool done = false;
+    while (!done)
+      self->receive([](const epoch_metrics&) {},
+        [&](const std::string& line) {
+          done = line.find(text) != std::string::npos;
+        },
+        [](const progress_report&) {},
+        caf::after(reply_timeout) >>
+          [&] {
+            FAIL("no log line containing \"" << text << "\"");
+          });
+  }
+
+  // Receives until the first epoch's metrics reach the driver.
   void wait_for_first_epoch() {
     bool done = false;
     while (!done)
@@ -365,46 +475,40 @@ struct job_actors {
         [&](const epoch_metrics&) {
           done = true;
         },
-        [](const std::string&) {},
+        [](const std::string&) {}, [](const progress_report&) {},
         caf::after(reply_timeout) >>
           [&] {
             FAIL("no epoch finished");
           });
   }
 
-  ~job_actors() {
-    for (auto& s : shards)
+  ~job_fixture() {
+    for (auto& s : actors.shards)
       self->send_exit(s, caf::exit_reason::user_shutdown);
-    for (auto& w : workers)
+    for (auto& w : actors.workers)
       self->send_exit(w, caf::exit_reason::user_shutdown);
-    self->send_exit(sched, caf::exit_reason::user_shutdown);
+    self->send_exit(actors.scheduler, caf::exit_reason::user_shutdown);
   }
 };
 
-TEST_CASE("in a hogwild epoch only workers that share the shards' memory "
-          "take part; one that does not refuses and the rest finish") {
-  // Worker 1 gets no shared memory: it must neither push into memory the
-  // others write in place nor hang the run.
-  job_actors j{"hogwild@1", 2, 2, 2, {true, false}};
-  run_result result;
-  j.self->request(j.sched, reply_timeout, run_atom::value)
-    .receive(
-      [&](run_result& r) {
-        result = std::move(r);
-      },
-      [&](caf::error& err) {
-        FAIL(j.sys.render(err));
-      });
-  REQUIRE(result.history.size() == 2);
-  CHECK(result.rejected == 0); // no push reached a shard
-  bool refused = false;
-  for (auto& line : result.log)
-    refused |= line.find("worker 1 died") != std::string::npos
-               && line.find("shares no memory") != std::string::npos;
-  CHECK(refused);
-  // Worker 0 alone trained both epochs in place: 60 rows, 16 a batch.
-  for (auto& m : result.history)
-    CHECK(m.pushes == 4);
+TEST_CASE("hogwild needs every shard and worker in one process: with one "
+          "worker elsewhere the scheduler plans asp and nothing is refused") {
+  // Worker 1 has no node (as if in another process): it must neither be
+  // planned in place nor push into memory the others write in place.
+  job_fixture j{"hogwild@1", 2, 2, 2, 120, {{false, true}, {}, {}}};
+  j.self->send(j.actors.scheduler, run_atom::value);
+  auto out = await_end(j.self);
+  REQUIRE(out.result);
+  REQUIRE(out.result->history.size() == 2);
+  CHECK(out.result->rejected == 0);
+  bool fell_back = false;
+  for (auto& line : out.result->log)
+    fell_back |= line.find("running asp instead") != std::string::npos;
+  CHECK(fell_back);
+  // Both workers trained both epochs through the shards: 60 rows each, 16
+  // a batch.
+  for (auto& m : out.result->history)
+    CHECK(m.pushes == 8);
 }
 
 TEST_CASE("a shard killed mid-run ends the run with an error naming it, in "
@@ -413,42 +517,64 @@ TEST_CASE("a shard killed mid-run ends the run with an error naming it, in "
     CAPTURE(mode);
     // Enough rows that the second epoch is still running when the first
     // epoch's metrics reach the test.
-    job_actors j{mode, 3, 2, 50, {true, true, true}, 3000};
-    auto run = j.self->request(j.sched, reply_timeout, run_atom::value);
+    job_fixture j{mode, 3, 2, 50, 3000};
+    j.self->send(j.actors.scheduler, run_atom::value);
     j.wait_for_first_epoch();
-    j.self->send_exit(j.shards[1], caf::exit_reason::kill);
-    caf::error failure;
-    run.receive(
-      [&](run_result&) {
-        FAIL("the run finished without shard 1");
-      },
-      [&](caf::error& err) {
-        failure = err;
-      });
-    INFO(j.sys.render(failure));
-    CHECK(failure == make_error(errc::job_failed, ""));
+    j.self->send_exit(j.actors.shards[1], caf::exit_reason::kill);
+    auto out = await_end(j.self);
+    CHECK_FALSE(out.result);
+    INFO(j.sys.render(out.failure));
+    CHECK(out.failure == make_error(errc::job_failed, ""));
     // The shard's monitor or a request to it noticed, whichever came first.
-    CHECK(j.sys.render(failure).find("server shard 1 ") != std::string::npos);
+    CHECK(j.sys.render(out.failure).find("server shard ") != std::string::npos);
+  }
+}
+
+TEST_CASE("a worker killed mid-run lets the run finish without it, in every "
+          "mode") {
+  for (std::string mode :
+    {"bsp@1", "asp@1", "ssp:1@1", "hogwild@1", "sbp:1@1"}) {
+    CAPTURE(mode);
+    // The third worker waits an hour before each unit: the run cannot end
+    // before it is killed, whenever that happens.
+    job_placement placement;
+    placement.delays = {{}, {}, std::chrono::hours(1)};
+    job_fixture j{mode, 3, 2, 3, 3000, placement};
+    j.self->send(j.actors.scheduler, run_atom::value);
+    j.wait_for_log("epoch 1: mode");
+    j.self->send_exit(j.actors.workers[2], caf::exit_reason::kill);
+    auto out = await_end(j.self);
+    INFO(j.sys.render(out.failure));
+    REQUIRE(out.result);
+    CHECK(out.result->history.size() == 3);
+    bool noted = false;
+    for (auto& line : out.result->log)
+      noted |= line.find("died") != std::string::npos;
+    CHECK(noted);
+    // Every epoch was trained by the two others: 2 of 3 partitions of 1000
+    // rows, 16 a batch.
+    for (auto& m : out.result->history)
+      CHECK(m.pushes == 2 * ((1000 + 15) / 16));
   }
 }
 
 TEST_CASE("when the scheduler dies every worker and shard stops") {
-  job_actors j{"asp@1", 2, 2, 50, {}, 3000};
-  j.self->send(j.sched, run_atom::value);
-  for (auto& w : j.workers)
+  job_fixture j{"asp@1", 2, 2, 50, 3000};
+  j.self->send(j.actors.scheduler, run_atom::value);
+  for (auto& w : j.actors.workers)
     j.self->monitor(w);
-  for (auto& s : j.shards)
+  for (auto& s : j.actors.shards)
     j.self->monitor(s);
   j.wait_for_first_epoch();
-  j.self->send_exit(j.sched, caf::exit_reason::kill);
+  j.self->send_exit(j.actors.scheduler, caf::exit_reason::kill);
   size_t stopped = 0;
-  while (stopped < j.workers.size() + j.shards.size())
+  while (stopped < j.actors.workers.size() + j.actors.shards.size())
     j.self->receive(
       [&](caf::down_msg&) {
         ++stopped;
       },
       [](const epoch_metrics&) {}, [](const std::string&) {},
-      [](caf::error&) {},
+      [](const progress_report&) {}, [](caf::error&) {},
       caf::after(reply_timeout) >>
         [&] {
           FAIL("only " << stopped << " of the workers and shards stopped");
@@ -456,61 +582,117 @@ TEST_CASE("when the scheduler dies every worker and shard stops") {
   CHECK(stopped == 4);
 }
 
-TEST_CASE("a worker refuses its internal step message from any other actor") {
-  // The worker is spawned as the local backend does, but not started: a
-  // step from outside would make it compute and push out of turn.
+TEST_CASE("a worker slowed far beyond every request timeout still lets a "
+          "bsp run finish") {
+  // Every request times out after 100 ms; worker 1 waits 400 ms before
+  // each of its units. Clock grants and plans are not requests: the fast
+  // worker waits for the slow one as long as it lives.
+  job_placement placement;
+  placement.delays
+    = {std::chrono::microseconds{0}, std::chrono::microseconds{400000}};
+  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 1, 5);
+  local_options local;
+  local.workers = 2;
+  local.modes = parse_mode_schedule("bsp@1");
+  local.timeouts = request_timeouts{100, 100, 100};
+  auto train = std::make_shared<const dataset>(test::blobs(96, 8));
   caf::actor_system_config cfg;
   caf::actor_system sys{test::configured(cfg)};
-  auto train = std::make_shared<const dataset>(test::blobs(40, 2));
-  auto opts = test::small_options("softmax", optimizer_kind::sgd, 0.1f, 1, 5);
-  auto net = make_model(opts.model);
-  auto map
-    = std::make_shared<const shard_map>(shard_map::make(net->shapes(), 1));
-  auto mem = std::make_shared<shard_memory>();
-  mem->values.assign(map->sizes[0], 0.0f);
-  mem->opt = make_optimizer(opts.optimizer, map->sizes[0]);
-  auto shard = sys.spawn(server_shard, shard_config{job, 0, 1, map}, mem);
-  scheduler_config sc;
-  sc.job = job;
-  sc.workers = 1;
-  sc.opts = opts;
-  sc.modes = {mode_switch{}};
-  sc.shards = {shard};
-  sc.map = map;
-  auto sched = sys.spawn(scheduler, std::move(sc));
-  worker_config wc;
-  wc.job = job;
-  wc.opts = opts;
-  wc.train = train;
-  wc.rows = partition_rows(train->size(), 1, opts.scheme, opts.seed)[0];
-  wc.map = map;
-  wc.shards = {shard};
-  wc.scheduler = sched;
-  auto w = sys.spawn(worker, std::move(wc));
   caf::scoped_actor self{sys};
-  // What a peer that got hold of the whole interface could send.
-  auto whole = caf::actor_cast<caf::actor>(w);
+  auto spec = make_job_spec(opts, local, *train);
+  auto job = spawn_job(sys, spec, train, nullptr, placement);
+  self->send(job.scheduler, run_atom::value);
+  auto out = await_end(self);
+  INFO(sys.render(out.failure));
+  REQUIRE(out.result);
+  // 48 rows each, 16 a batch: 3 clocks, each waited for the slow worker
+  // (400 ms, four times the timeout) and committed both pushes.
+  REQUIRE(out.result->history.size() == 1);
+  CHECK(out.result->history[0].pushes == 6);
+  CHECK(out.result->lost == 0);
+}
+
+TEST_CASE("workers without this process's copy read the data source "
+          "themselves and train the same model") {
+  // The training set written to a CSV file (labels first): workers with no
+  // node read it; bsp gives the same model bit for bit as from memory.
+  auto dir = std::filesystem::temp_directory_path()
+             / ("paramserv-source-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = dir / "train.csv";
+  auto data = test::blobs(90, 4);
+  {
+    std::ofstream out(path);
+    for (size_t i = 0; i < data.size(); ++i) {
+      out << data.y[i];
+      for (size_t j = 0; j < data.features(); ++j) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, ",%.9g", double{data.x(j, i)});
+        out << buf;
+      }
+      out << '\n';
+    }
+  }
+  auto train = std::make_shared<const dataset>(data);
+  auto run = [&](bool detached, const std::string& source) {
+    auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 5);
+    local_options local;
+    local.workers = 2;
+    local.shards = 2;
+    local.data.path = source;
+    local.data.format = "csv";
+    local.data.classes = data.classes;
+    auto spec = make_job_spec(opts, local, *train);
+    caf::actor_system_config cfg;
+    caf::actor_system sys{test::configured(cfg)};
+    caf::scoped_actor self{sys};
+    job_placement placement;
+    placement.no_node = {detached, detached};
+    auto job = spawn_job(sys, spec, train, nullptr, placement);
+    self->send(job.scheduler, run_atom::value);
+    auto out = await_end(self);
+    INFO(sys.render(out.failure));
+    REQUIRE(out.result);
+    return out;
+  };
+  auto from_memory = run(false, "");
+  auto from_file = run(true, path.string());
+  CHECK(from_file.result->params == from_memory.result->params);
+  CHECK(from_file.result->history.size() == 2);
+  CHECK(from_file.progress_rows > 0);
+  SUBCASE("a worker whose data source is missing stops with a clear error") {
+    auto out = [&] {
+      auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 5);
+      local_options local;
+      local.workers = 1;
+      local.data.path = (dir / "missing.csv").string();
+      auto spec = make_job_spec(opts, local, *train);
+      caf::actor_system_config cfg;
+      caf::actor_system sys{test::configured(cfg)};
+      caf::scoped_actor self{sys};
+      auto job = spawn_job(sys, spec, train, nullptr, {{}, {true}, {}});
+      self->send(job.scheduler, run_atom::value);
+      return await_end(self);
+    }();
+    CHECK(out.failure == make_error(errc::job_failed, ""));
+    // The error names the worker's reason: the file it could not read.
+    auto text = to_string(out.failure);
+    CHECK(text.find("every worker died") != std::string::npos);
+    CHECK(text.find("missing.csv") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a worker refuses its internal step message from any other actor") {
+  // A job that never runs: a step from outside would make the worker
+  // compute and push out of turn.
+  job_fixture j{"bsp@1", 1, 1, 1, 40};
+  auto whole = caf::actor_cast<caf::actor>(j.actors.workers[0]);
   caf::error refused;
-  self->request(whole, reply_timeout, step_atom::value)
+  j.self->request(whole, reply_timeout, step_atom::value)
     .receive([] {},
       [&](caf::error& err) {
         refused = err;
       });
-  CHECK(refused == make_error(errc::out_of_order, ""));
-  // Nothing reached the shard.
-  shard_stats stats;
-  self->request(shard, reply_timeout, stats_atom::value)
-    .receive(
-      [&](shard_stats& s) {
-        stats = s;
-      },
-      [&](caf::error& err) {
-        FAIL(sys.render(err));
-      });
-  CHECK(stats.pushes == 0);
-  CHECK(stats.rejected == 0);
-  for (auto& a :
-    {caf::actor_cast<caf::actor>(w), caf::actor_cast<caf::actor>(sched),
-      caf::actor_cast<caf::actor>(shard)})
-    self->send_exit(a, caf::exit_reason::user_shutdown);
+  CHECK(refused == make_error(errc::bad_sender, ""));
 }

@@ -1,23 +1,26 @@
-// A server shard spawned on its own and driven by a scoped actor, one
+// A server shard spawned on its own and driven by scoped actors, one
 // request at a time, so every step happens in a known order.
 
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
-#include <memory>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/server_shard.hpp"
-#include "linalg/core/random.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/errc.hpp"
+#include "messages/job_messages.hpp"
+#include "messages/scheduler_actor.hpp"
 #include "tests/actors/actor_support.hpp"
 #include "tests/test_support.hpp"
 
@@ -33,39 +36,47 @@ constexpr auto reply_timeout = std::chrono::seconds(30);
 
 constexpr uint64_t job = 42;
 
-// One shard owning a 3x2 weight and a 3x1 bias (9 floats in 3 keys), sgd,
-// `workers` workers, initial values from seed 1.
+// Floats the shard owns: a 3x2 weight and a 3x1 bias.
+constexpr size_t params = 9;
+
+// One shard of a job of `workers` workers, sgd, initial values from seed 1,
+// spawned without a node. The scoped actor `self` plays the scheduler and
+// every worker: the shard registers with it and gets its slice from it, and
+// its roster names `self` under every worker id.
 struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{configured(cfg)};
-  std::shared_ptr<const shard_map> map;
-  std::shared_ptr<shard_memory> mem;
-  std::vector<float> w0;
-  server_shard_actor shard;
   caf::scoped_actor self{sys};
+  std::vector<float> w0 = random_floats(params, 1);
+  server_shard_actor shard;
 
-  explicit fixture(size_t workers = 3) {
-    std::vector<tensor_shape> shapes{{"W", 3, 2}, {"b", 3, 1}};
-    map = std::make_shared<const shard_map>(shard_map::make(shapes, 1));
-    mem = std::make_shared<shard_memory>();
-    w0 = random_floats(map->sizes[0], 1);
-    mem->values = w0;
-    mem->opt = make_optimizer(optimizer_options{}, map->sizes[0]);
-    shard = sys.spawn(server_shard, shard_config{job, 0, workers, map}, mem);
+  explicit fixture(uint32_t workers = 3) {
+    shard = sys.spawn(server_shard,
+      shard_config{caf::actor_cast<scheduler_actor>(self), nullptr});
+    self->receive(
+      [&](register_atom, const registration& reg) {
+        CHECK(reg.role == node_role::server);
+        CHECK(reg.node.empty());
+        CHECK(!reg.shares_memory);
+        CHECK(reg.protocol == protocol_version);
+      },
+      caf::after(reply_timeout) >>
+        [&] {
+          FAIL("the shard did not register");
+        });
+    self->send(shard, shard_slice{job, 0, workers, w0, optimizer_options{}});
+    std::vector<caf::actor> roster(workers, caf::actor_cast<caf::actor>(self));
+    // The slice was sent first, so the roster finds the shard with it.
+    CHECK(ask<uint64_t>(roster_atom::value, worker_roster{job, roster}) == 0);
   }
 
   ~fixture() {
     self->send_exit(shard, caf::exit_reason::user_shutdown);
   }
 
-  size_t size() const {
-    return map->sizes[0];
-  }
-
   gradient_push make_push(uint32_t worker, uint64_t clock, uint64_t version,
     uint64_t rows, std::vector<float> values) const {
-    return gradient_push{job, worker, clock, version, rows, map->keys_of[0],
-      map->lengths_of(0), std::move(values)};
+    return gradient_push{job, worker, clock, version, rows, std::move(values)};
   }
 
   // Asks the shard and returns its reply; an error reply fails the test.
@@ -83,26 +94,33 @@ struct fixture {
     return result;
   }
 
-  // Sends a well-formed push; returns the shard's version.
-  uint64_t push(gradient_push p) {
-    return ask<uint64_t>(push_atom::value, std::move(p));
-  }
-
-  // Sends a malformed push; returns the error the shard refused it with
-  // (an empty error if it was accepted).
-  caf::error refused(gradient_push p) {
+  // Asks the shard from `from` something it should refuse (its reply type
+  // is T); returns the error it refused it with (an empty error if it
+  // answered).
+  template <class T, class... Ts>
+  caf::error refused_from(caf::scoped_actor& from, Ts... xs) {
     caf::error result;
-    self->request(shard, reply_timeout, push_atom::value, std::move(p))
-      .receive([&](uint64_t) {},
+    from->request(shard, reply_timeout, std::move(xs)...)
+      .receive([&](T&) {},
         [&](caf::error& err) {
           result = std::move(err);
         });
     return result;
   }
 
-  uint64_t set_mode(bool synchronous, float lr, bool in_place = false) {
-    return ask<uint64_t>(
-      mode_atom::value, shard_mode{job, synchronous, lr, in_place});
+  // Sends a well-formed push; returns the shard's version.
+  uint64_t push(gradient_push p) {
+    return ask<uint64_t>(push_atom::value, std::move(p));
+  }
+
+  // Sends a malformed push as worker; returns the error the shard refused it
+  // with (an empty error if it was accepted).
+  caf::error refused(gradient_push p) {
+    return refused_from<uint64_t>(self, push_atom::value, std::move(p));
+  }
+
+  uint64_t set_mode(consistency mode, float lr) {
+    return ask<uint64_t>(mode_atom::value, shard_mode{job, mode, lr});
   }
 
   uint64_t commit(
@@ -111,8 +129,9 @@ struct fixture {
       commit_request{job, 1, std::move(workers), std::move(late)});
   }
 
-  parameter_slice pull() {
-    return ask<parameter_slice>(pull_atom::value, parameter_pull{job, 0, {}});
+  // A pull as worker `reader` (or as the scheduler: scheduler_reader).
+  parameter_slice pull(uint32_t reader = 0) {
+    return ask<parameter_slice>(pull_atom::value, parameter_pull{job, reader});
   }
 
   shard_stats stats() {
@@ -129,34 +148,51 @@ void check_close(const std::vector<float>& actual,
   }
 }
 
+// Matches any error of this code (caf::error's == compares code and
+// category only).
+caf::error code_of(errc x) {
+  return make_error(x, "");
+}
+
 } // namespace
 
 TEST_CASE("one synchronous clock applies exactly the row-weighted mean of "
           "the workers' gradients") {
+  consistency mode = consistency::bsp;
+  SUBCASE("bsp") {
+    mode = consistency::bsp;
+  }
+  SUBCASE("sbp") {
+    mode = consistency::sbp;
+  }
+  CAPTURE(to_string(mode));
   fixture f;
   const float lr = 0.5f;
-  CHECK(f.set_mode(true, lr) == 0);
-  auto g0 = random_floats(f.size(), 10);
-  auto g1 = random_floats(f.size(), 11);
-  auto g2 = random_floats(f.size(), 12);
+  CHECK(f.set_mode(mode, lr) == 0);
+  auto g0 = random_floats(params, 10);
+  auto g1 = random_floats(params, 11);
+  auto g2 = random_floats(params, 12);
   // Arrival order 2, 0, 1: the mean must not depend on it.
   CHECK(f.push(f.make_push(2, 1, 0, 32, g2)) == 0);
   CHECK(f.push(f.make_push(0, 1, 0, 64, g0)) == 0);
   CHECK(f.push(f.make_push(1, 1, 0, 64, g1)) == 0);
   // Buffered, not applied: a pull before the commit sees the old values.
+  const std::vector<uint64_t> none_applied{0, 0, 0};
+  const std::vector<uint64_t> clock_1_applied{1, 1, 1};
   auto before = f.pull();
   CHECK(before.version == 0);
-  CHECK(before.keys == f.map->keys_of[0]);
-  CHECK(before.values == f.w0);
+  CHECK(before.values.get() == f.w0);
+  CHECK(before.applied == none_applied);
   CHECK(f.commit({0, 1, 2}) == 1);
   auto after = f.pull();
   CHECK(after.version == 1);
+  CHECK(after.applied == clock_1_applied);
   // sgd: w <- w - lr * (64 g0 + 64 g1 + 32 g2) / 160, computed in double.
-  std::vector<double> expected(f.size());
-  for (size_t i = 0; i < f.size(); ++i)
+  std::vector<double> expected(params);
+  for (size_t i = 0; i < params; ++i)
     expected[i]
       = f.w0[i] - lr * (64.0 * g0[i] + 64.0 * g1[i] + 32.0 * g2[i]) / 160.0;
-  check_close(after.values, expected, 1e-6);
+  check_close(after.values.get(), expected, 1e-6);
   auto s = f.stats();
   CHECK(s.pushes == 3);
   CHECK(s.updates == 1);
@@ -167,27 +203,38 @@ TEST_CASE("one synchronous clock applies exactly the row-weighted mean of "
   CHECK(f.pull().values == after.values);
 }
 
-TEST_CASE("asynchronous mode applies each push on arrival and records its "
+TEST_CASE("asynchronous modes apply each push on arrival and record its "
           "staleness") {
+  consistency mode = consistency::asp;
+  SUBCASE("asp") {
+    mode = consistency::asp;
+  }
+  SUBCASE("ssp") {
+    mode = consistency::ssp;
+  }
+  CAPTURE(to_string(mode));
   fixture f;
   const float lr = 0.25f;
-  f.set_mode(false, lr);
+  f.set_mode(mode, lr);
   std::vector<std::vector<float>> gs;
   for (uint64_t k = 0; k < 4; ++k)
-    gs.push_back(random_floats(f.size(), 20 + k));
+    gs.push_back(random_floats(params, 20 + k));
   // Pulled versions 0, 0, 0, 3 against shard versions 0, 1, 2, 3:
   // staleness 0, 1, 2, 0.
   std::vector<uint64_t> pulled{0, 0, 0, 3};
   std::vector<double> expected(f.w0.begin(), f.w0.end());
-  for (size_t k = 0; k < gs.size(); ++k) {
+  for (uint32_t k = 0; k < gs.size(); ++k) {
     CAPTURE(k);
     CHECK(f.push(f.make_push(k % 3, k + 1, pulled[k], 16, gs[k])) == k + 1);
-    for (size_t i = 0; i < f.size(); ++i)
+    for (size_t i = 0; i < params; ++i)
       expected[i] -= lr * gs[k][i];
     auto now = f.pull();
     CHECK(now.version == k + 1);
-    check_close(now.values, expected, 1e-6);
+    check_close(now.values.get(), expected, 1e-6);
   }
+  // Worker 0 pushed clocks 1 and 4, worker 1 clock 2, worker 2 clock 3.
+  const std::vector<uint64_t> applied{4, 2, 3};
+  CHECK(f.pull().applied == applied);
   auto s = f.stats();
   CHECK(s.pushes == 4);
   CHECK(s.updates == 4);
@@ -222,22 +269,11 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
     };
     expected = errc::wrong_job;
   }
-  SUBCASE("an unknown worker") {
+  SUBCASE("an unknown worker id (no actor registered under it)") {
     spoil = [](gradient_push& p) {
       p.worker = 3;
     };
-    expected = errc::bad_worker;
-  }
-  SUBCASE("keys the shard does not own") {
-    spoil = [](gradient_push& p) {
-      p.keys.back() += 1;
-    };
-  }
-  SUBCASE("wrong lengths") {
-    spoil = [](gradient_push& p) {
-      p.lengths[0] += 1;
-      p.lengths[1] -= 1;
-    };
+    expected = errc::bad_sender;
   }
   SUBCASE("too few values") {
     spoil = [](gradient_push& p) {
@@ -255,11 +291,13 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
     };
   }
   REQUIRE(spoil);
-  for (bool synchronous : {false, true}) {
-    CAPTURE(synchronous);
+  for (auto mode :
+    {consistency::asp, consistency::ssp, consistency::bsp, consistency::sbp}) {
+    CAPTURE(to_string(mode));
+    bool synchronous = rules_of(mode).buffered;
     fixture f;
-    f.set_mode(synchronous, 0.5f);
-    auto good = f.make_push(1, 1, 0, 16, random_floats(f.size(), 30));
+    f.set_mode(mode, 0.5f);
+    auto good = f.make_push(1, 1, 0, 16, random_floats(params, 30));
     auto bad = good;
     spoil(bad);
     auto before = f.pull();
@@ -272,7 +310,7 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
       f.commit({0, 1, 2});
     auto after = f.pull();
     CHECK(after.version == before.version);
-    CHECK(after.values == before.values);
+    CHECK(after.values.get() == before.values.get());
     auto s = f.stats();
     CHECK(s.rejected == 1);
     CHECK(s.pushes == 0);
@@ -288,13 +326,13 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
 TEST_CASE("sbp drops a late worker's push of a committed clock") {
   fixture f;
   const float lr = 0.5f;
-  f.set_mode(true, lr);
-  auto g0 = random_floats(f.size(), 40);
-  auto g1 = random_floats(f.size(), 41);
-  auto g2 = random_floats(f.size(), 42);
+  f.set_mode(consistency::sbp, lr);
+  auto g0 = random_floats(params, 40);
+  auto g1 = random_floats(params, 41);
+  auto g2 = random_floats(params, 42);
   // Clock 1 committed with workers 0 and 1; worker 2 is late for clock 1.
-  std::vector<double> expected(f.size());
-  for (size_t i = 0; i < f.size(); ++i)
+  std::vector<double> expected(params);
+  for (size_t i = 0; i < params; ++i)
     expected[i] = f.w0[i] - lr * (g0[i] + g1[i]) / 2.0;
   CHECK(f.push(f.make_push(0, 1, 0, 16, g0)) == 0);
   CHECK(f.push(f.make_push(1, 1, 0, 16, g1)) == 0);
@@ -308,7 +346,9 @@ TEST_CASE("sbp drops a late worker's push of a committed clock") {
   }
   auto after = f.pull();
   CHECK(after.version == 1);
-  check_close(after.values, expected, 1e-6);
+  const std::vector<uint64_t> applied{1, 1, 0};
+  CHECK(after.applied == applied);
+  check_close(after.values.get(), expected, 1e-6);
   auto s = f.stats();
   CHECK(s.dropped == 1);
   CHECK(s.pushes == 3);
@@ -318,9 +358,9 @@ TEST_CASE("sbp drops a late worker's push of a committed clock") {
   CHECK(f.push(f.make_push(1, 2, 1, 16, g1)) == 1);
   CHECK(f.push(f.make_push(2, 2, 1, 16, g2)) == 1);
   CHECK(f.commit({0, 1, 2}) == 2);
-  for (size_t i = 0; i < f.size(); ++i)
+  for (size_t i = 0; i < params; ++i)
     expected[i] -= lr * (double{g0[i]} + g1[i] + g2[i]) / 3.0;
-  check_close(f.pull().values, expected, 1e-6);
+  check_close(f.pull().values.get(), expected, 1e-6);
   CHECK(f.stats().dropped == 0);
 }
 
@@ -330,17 +370,17 @@ TEST_CASE("a buffered push of a worker the commit neither includes nor marks "
   // scheduler commits workers 0 and 1 without it and marks nobody late.
   fixture f;
   const float lr = 0.5f;
-  f.set_mode(true, lr);
-  auto g0 = random_floats(f.size(), 50);
-  auto g1 = random_floats(f.size(), 51);
+  f.set_mode(consistency::bsp, lr);
+  auto g0 = random_floats(params, 50);
+  auto g1 = random_floats(params, 51);
   CHECK(f.push(f.make_push(0, 1, 0, 16, g0)) == 0);
   CHECK(f.push(f.make_push(1, 1, 0, 16, g1)) == 0);
-  CHECK(f.push(f.make_push(2, 1, 0, 16, random_floats(f.size(), 52))) == 0);
+  CHECK(f.push(f.make_push(2, 1, 0, 16, random_floats(params, 52))) == 0);
   CHECK(f.commit({0, 1}) == 1);
-  std::vector<double> expected(f.size());
-  for (size_t i = 0; i < f.size(); ++i)
+  std::vector<double> expected(params);
+  for (size_t i = 0; i < params; ++i)
     expected[i] = f.w0[i] - lr * (double{g0[i]} + g1[i]) / 2.0;
-  check_close(f.pull().values, expected, 1e-6);
+  check_close(f.pull().values.get(), expected, 1e-6);
   auto s = f.stats();
   CHECK(s.pushes == 3);
   CHECK(s.updates == 1);
@@ -351,12 +391,114 @@ TEST_CASE("a buffered push of a worker the commit neither includes nor marks "
 TEST_CASE("while workers update a shard in place (hogwild) it refuses "
           "pushes and leaves the model unchanged") {
   fixture f;
-  f.set_mode(false, 0.5f, true);
-  auto err = f.refused(f.make_push(0, 1, 0, 16, random_floats(f.size(), 60)));
-  CHECK(err == make_error(errc::out_of_order, ""));
-  CHECK(f.pull().values == f.w0);
+  f.set_mode(consistency::hogwild, 0.5f);
+  auto err = f.refused(f.make_push(0, 1, 0, 16, random_floats(params, 60)));
+  CHECK(err == code_of(errc::out_of_order));
+  CHECK(f.pull().values.get() == f.w0);
   CHECK(f.stats().rejected == 1);
   // The next epoch's mode lifts it.
-  f.set_mode(false, 0.5f);
-  CHECK(f.push(f.make_push(0, 1, 0, 16, random_floats(f.size(), 61))) == 1);
+  f.set_mode(consistency::asp, 0.5f);
+  CHECK(f.push(f.make_push(0, 1, 0, 16, random_floats(params, 61))) == 1);
+}
+
+TEST_CASE("a push or pull from an actor not registered under the worker id "
+          "it names is refused, counted, and leaves the model unchanged") {
+  fixture f;
+  // asp: the push would be applied at once had it been taken.
+  f.set_mode(consistency::asp, 0.5f);
+  caf::scoped_actor other{f.sys};
+  auto push = f.make_push(0, 1, 0, 16, random_floats(params, 70));
+  auto push_err = f.refused_from<uint64_t>(other, push_atom::value, push);
+  CHECK(push_err == code_of(errc::bad_sender));
+  auto pull_err = f.refused_from<parameter_slice>(
+    other, pull_atom::value, parameter_pull{job, 0});
+  CHECK(pull_err == code_of(errc::bad_sender));
+  auto s = f.stats();
+  CHECK(s.rejected == 2);
+  CHECK(s.pushes == 0);
+  CHECK(s.updates == 0);
+  auto now = f.pull();
+  CHECK(now.version == 0);
+  CHECK(now.values.get() == f.w0);
+  // The same push from the registered worker is well formed and applied.
+  CHECK(f.push(push) == 1);
+}
+
+TEST_CASE("control messages from anyone but the scheduler are refused") {
+  fixture f;
+  const float lr = 0.5f;
+  f.set_mode(consistency::bsp, lr);
+  auto g0 = random_floats(params, 80);
+  auto g1 = random_floats(params, 81);
+  CHECK(f.push(f.make_push(0, 1, 0, 16, g0)) == 0);
+  // Each would change the shard had it been taken: asp would drop the
+  // buffered push and apply the next on arrival, the commit would apply the
+  // buffered push, the stats request would reset the counters.
+  caf::scoped_actor other{f.sys};
+  auto mode_err = f.refused_from<uint64_t>(
+    other, mode_atom::value, shard_mode{job, consistency::asp, lr});
+  CHECK(mode_err == code_of(errc::bad_sender));
+  auto commit_err = f.refused_from<uint64_t>(
+    other, commit_atom::value, commit_request{job, 1, {0}, {}});
+  CHECK(commit_err == code_of(errc::bad_sender));
+  auto stats_err = f.refused_from<shard_stats>(other, stats_atom::value);
+  CHECK(stats_err == code_of(errc::bad_sender));
+  auto pull_err = f.refused_from<parameter_slice>(
+    other, pull_atom::value, parameter_pull{job, scheduler_reader});
+  CHECK(pull_err == code_of(errc::bad_sender));
+  // A slice is a message, not a request: its refusal comes back as an error
+  // message.
+  other->send(f.shard,
+    shard_slice{job, 0, 3, random_floats(params, 82), optimizer_options{}});
+  other->receive(
+    [&](caf::error& err) {
+      CHECK(err == code_of(errc::bad_sender));
+    },
+    caf::after(reply_timeout) >>
+      [&] {
+        FAIL("the shard did not answer the slice");
+      });
+  // Still bsp: worker 1's push is buffered beside worker 0's, and the model
+  // is unchanged until the scheduler commits both.
+  CHECK(f.push(f.make_push(1, 1, 0, 16, g1)) == 0);
+  auto before = f.pull();
+  CHECK(before.version == 0);
+  CHECK(before.values.get() == f.w0);
+  CHECK(f.pull(scheduler_reader).values.get() == f.w0);
+  auto s = f.stats();
+  CHECK(s.rejected == 5);
+  CHECK(s.pushes == 2);
+  CHECK(s.updates == 0);
+  CHECK(f.commit({0, 1}) == 1);
+  std::vector<double> expected(params);
+  for (size_t i = 0; i < params; ++i)
+    expected[i] = f.w0[i] - lr * (double{g0[i]} + g1[i]) / 2.0;
+  check_close(f.pull().values.get(), expected, 1e-6);
+}
+
+TEST_CASE("every pull of one version shares one buffer; a new version gets "
+          "a new one") {
+  fixture f;
+  const float lr = 0.5f;
+  f.set_mode(consistency::asp, lr);
+  // In one process CAF passes the reply without copying it.
+  auto a = f.pull();
+  auto b = f.pull(1);
+  auto c = f.pull(scheduler_reader);
+  CHECK(a.version == 0);
+  CHECK(a.values.get() == f.w0);
+  CHECK(b.values.data() == a.values.data());
+  CHECK(c.values.data() == a.values.data());
+  auto g = random_floats(params, 90);
+  CHECK(f.push(f.make_push(0, 1, 0, 16, g)) == 1);
+  auto d = f.pull();
+  CHECK(d.version == 1);
+  CHECK(d.values.data() != a.values.data());
+  std::vector<double> expected(params);
+  for (size_t i = 0; i < params; ++i)
+    expected[i] = f.w0[i] - lr * double{g[i]};
+  check_close(d.values.get(), expected, 1e-6);
+  CHECK(f.pull(2).values.data() == d.values.data());
+  // The buffer of version 0 is not written to: its slices still hold it.
+  CHECK(a.values.get() == f.w0);
 }

@@ -1,23 +1,30 @@
-// The parameter messages through CAF 0.17's binary serializer, as they
-// cross the network.
+// The parameter, control and job messages through CAF 0.17's binary
+// serializer, as they cross the network.
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cstring>
-#include <string>
 #include <limits>
+#include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include "linalg/core/random.hpp"
 #include "tests/test_support.hpp"
 #include "messages/add_message_types.hpp"
 #include "messages/control_messages.hpp"
+#include "messages/job_messages.hpp"
 #include "messages/parameter_messages.hpp"
 
 using namespace paramserv;
@@ -32,9 +39,19 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
          && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-// Raw bytes: 4 per float, plus the headers and the small fields.
-size_t raw_bound(size_t floats) {
-  return static_cast<size_t>(4.1 * static_cast<double>(floats)) + 200;
+// The 8 bytes at `offset` as a uint64_t in network byte order, the order in
+// which CAF 0.17's binary serializer writes integers (lengths included).
+uint64_t length_at(const std::vector<char>& buf, size_t offset) {
+  uint64_t result = 0;
+  for (size_t i = 0; i < 8; ++i)
+    result = (result << 8) | static_cast<unsigned char>(buf[offset + i]);
+  return result;
+}
+
+// Overwrites the 8 bytes at `offset` with `value` in network byte order.
+void set_length(std::vector<char>& buf, size_t offset, uint64_t value) {
+  for (size_t i = 0; i < 8; ++i)
+    buf[offset + i] = static_cast<char>(value >> (8 * (7 - i)));
 }
 
 // Counts what an inspect() hands to a serializer: raw byte blocks versus
@@ -110,15 +127,39 @@ protected:
   }
 };
 
+// An actor that only has to exist, so that messages can carry its handle.
+// (The unused argument keeps CAF 0.17 from binding a reference to its null
+// argument tuple, which UBSan reports for actors spawned from functions
+// without arguments.)
+caf::behavior idle_actor(int) {
+  return {
+    [](int) {},
+  };
+}
+
 struct fixture {
   caf::actor_system_config cfg;
   caf::actor_system sys{init(cfg)};
+  /// Actors spawned by spawn_idle; shut down with the fixture.
+  std::vector<caf::actor> live;
 
   static caf::actor_system_config& init(caf::actor_system_config& c) {
     add_message_types(c);
     c.set("scheduler.max-threads", 1);
     c.set("logger.verbosity", caf::atom("quiet"));
     return c;
+  }
+
+  ~fixture() {
+    for (auto& a : live)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+
+  /// Spawns `k` idle actors into `live` and returns them.
+  const std::vector<caf::actor>& spawn_idle(size_t k) {
+    for (size_t i = 0; i < k; ++i)
+      live.push_back(sys.spawn(idle_actor, 0));
+    return live;
   }
 
   template <class T>
@@ -147,14 +188,12 @@ TEST_CASE("a gradient push survives a binary round trip as raw bytes") {
   x.clock = 12345;
   x.version = 678;
   x.rows = 64;
-  x.keys = {0, 3, 9};
-  x.lengths = {40000, 40000, 20000};
   x.values = test::random_floats(n, 1, -100.0, 100.0);
   x.values[5] = -0.0f;
   x.values[6] = std::numeric_limits<float>::quiet_NaN();
   auto buf = f.serialize(x);
-  CHECK(buf.size() >= 4 * n);
-  CHECK(buf.size() < raw_bound(n));
+  // job, worker, clock, version, rows, then the values' length and bytes.
+  CHECK(buf.size() == 8 + 4 + 8 + 8 + 8 + 8 + 4 * n);
   gradient_push y;
   REQUIRE_FALSE(f.deserialize(buf, y));
   CHECK(y.job == x.job);
@@ -162,8 +201,6 @@ TEST_CASE("a gradient push survives a binary round trip as raw bytes") {
   CHECK(y.clock == x.clock);
   CHECK(y.version == x.version);
   CHECK(y.rows == x.rows);
-  CHECK(y.keys == x.keys);
-  CHECK(y.lengths == x.lengths);
   CHECK(same_bits(y.values, x.values));
   SUBCASE("a truncated buffer is refused, not read past its end") {
     buf.resize(buf.size() - 1);
@@ -175,19 +212,25 @@ TEST_CASE("a gradient push survives a binary round trip as raw bytes") {
 TEST_CASE("the float buffers of parameter messages go to the serializer as "
           "one raw block") {
   gradient_push push;
-  push.keys = {0};
-  push.lengths = {static_cast<uint32_t>(n)};
   push.values = test::random_floats(n, 3, -100.0, 100.0);
   counting_serializer a;
   REQUIRE_FALSE(a(push));
   CHECK(a.floats == 0);
+  CHECK(a.raw_calls == 1);
   CHECK(a.largest_raw == n * sizeof(float));
   parameter_slice slice;
-  slice.values = push.values;
+  slice.values = shared_floats{push.values};
+  slice.applied = {1, 2};
   counting_serializer b;
   REQUIRE_FALSE(b(slice));
   CHECK(b.floats == 0);
   CHECK(b.largest_raw == n * sizeof(float));
+  shard_slice job_slice;
+  job_slice.values = push.values;
+  counting_serializer c;
+  REQUIRE_FALSE(c(job_slice));
+  CHECK(c.floats < 10); // the optimizer's scalars, not the n values
+  CHECK(c.largest_raw == n * sizeof(float));
 }
 
 TEST_CASE("a parameter slice survives a binary round trip as raw bytes") {
@@ -195,83 +238,146 @@ TEST_CASE("a parameter slice survives a binary round trip as raw bytes") {
   parameter_slice x;
   x.job = 99;
   x.version = 1u << 20;
-  x.keys = {1, 2};
-  x.lengths = {60000, 40000};
-  x.values = test::random_floats(n, 2, -100.0, 100.0);
+  x.values = shared_floats{test::random_floats(n, 2, -100.0, 100.0)};
   x.applied = {17, 0, uint64_t{1} << 40};
   auto buf = f.serialize(x);
-  CHECK(buf.size() >= 4 * n);
-  CHECK(buf.size() < raw_bound(n));
+  // job, version, the values' length and bytes, the applied clocks' length
+  // and bytes.
+  CHECK(buf.size() == 8 + 8 + 8 + 4 * n + 8 + 3 * 8);
   parameter_slice y;
   REQUIRE_FALSE(f.deserialize(buf, y));
   CHECK(y.job == x.job);
   CHECK(y.version == x.version);
-  CHECK(y.keys == x.keys);
-  CHECK(y.lengths == x.lengths);
-  CHECK(same_bits(y.values, x.values));
+  CHECK(same_bits(y.values.get(), x.values.get()));
+  CHECK(y.values.data() != x.values.data());
   CHECK(y.applied == x.applied);
   SUBCASE("an empty slice round-trips too") {
     parameter_slice e;
     e.job = 5;
     auto small = f.serialize(e);
-    CHECK(small.size() < 200);
+    CHECK(small.size() == 8 + 8 + 8 + 8);
     parameter_slice back;
-    back.values = {1.0f};
+    back.values = shared_floats{std::vector<float>{1.0f}};
+    back.applied = {3};
     REQUIRE_FALSE(f.deserialize(small, back));
     CHECK(back.job == 5);
-    CHECK(back.values.empty());
+    CHECK(back.values.size() == 0);
+    CHECK(back.applied.empty());
+  }
+}
+
+TEST_CASE("shared_floats: copies share the buffer; the serializer writes it "
+          "as one raw block and a round trip gives an independent equal "
+          "buffer") {
+  fixture f;
+  auto values = test::random_floats(n, 4, -100.0, 100.0);
+  values[1] = -0.0f;
+  values[2] = std::numeric_limits<float>::quiet_NaN();
+  shared_floats x{values};
+  shared_floats copy = x;
+  CHECK(copy.data() == x.data());
+  CHECK(copy.size() == n);
+  CHECK(same_bits(x.get(), values));
+  // A message copied holds the same buffer too.
+  parameter_slice slice;
+  slice.values = x;
+  parameter_slice slice_copy = slice;
+  CHECK(slice_copy.values.data() == x.data());
+  counting_serializer c;
+  REQUIRE_FALSE(c(x));
+  CHECK(c.floats == 0);
+  CHECK(c.raw_calls == 1);
+  CHECK(c.largest_raw == n * sizeof(float));
+  auto buf = f.serialize(x);
+  // The length, then the bytes.
+  REQUIRE(buf.size() == 8 + 4 * n);
+  CHECK(length_at(buf, 0) == n);
+  CHECK(x.data() == copy.data()); // serialising left the buffer shared
+  shared_floats y;
+  REQUIRE_FALSE(f.deserialize(buf, y));
+  CHECK(y == x);
+  CHECK(same_bits(y.get(), values));
+  CHECK(y.data() != x.data());
+  SUBCASE("deserialising into a copy replaces its buffer, not the shared "
+          "one's contents") {
+    shared_floats other{std::vector<float>{1.0f, 2.0f}};
+    auto other_buf = f.serialize(other);
+    shared_floats z = copy;
+    REQUIRE_FALSE(f.deserialize(other_buf, z));
+    CHECK(z == other);
+    CHECK(z.data() != x.data());
+    CHECK(same_bits(x.get(), values));
+    CHECK(same_bits(copy.get(), values));
+  }
+  SUBCASE("the default is an empty buffer, written as its length alone") {
+    shared_floats e;
+    CHECK(e.size() == 0);
+    CHECK(e == shared_floats{});
+    auto small = f.serialize(e);
+    CHECK(small.size() == 8);
+    shared_floats back = x;
+    REQUIRE_FALSE(f.deserialize(small, back));
+    CHECK(back.size() == 0);
+    CHECK(x.size() == n);
   }
 }
 
 namespace {
 
-// A message of each type with every field set to something other than its
-// default.
+// A message of each type with every field (and every field of a nested
+// struct) set to something other than its default; `live` holds actors for
+// the handles some messages carry.
 template <class T>
-T sample();
+T sample(const std::vector<caf::actor>& live);
 
 template <>
-gradient_push sample() {
-  return {11, 2, 33, 44, 64, {1, 5}, {3, 2}, {1.5f, -2.0f, 3.0f, 0.25f, 9.0f}};
+gradient_push sample(const std::vector<caf::actor>&) {
+  return {11, 2, 33, 44, 64, {1.5f, -2.0f, 3.0f, 0.25f, 9.0f}};
 }
 
 template <>
-parameter_pull sample() {
-  return {11, 3, {0, 4, 7}};
+parameter_pull sample(const std::vector<caf::actor>&) {
+  return {11, 3};
 }
 
 template <>
-parameter_slice sample() {
-  return {11, 99, {2}, {3}, {0.5f, 1.5f, -7.0f}, {4, 0, 12}};
+parameter_slice sample(const std::vector<caf::actor>&) {
+  return {
+    11, 99, shared_floats{std::vector<float>{0.5f, 1.5f, -7.0f}}, {4, 0, 12}};
 }
 
 template <>
-epoch_plan sample() {
+epoch_plan sample(const std::vector<caf::actor>&) {
   return {11, 3, consistency::ssp, 0.125f, true, {10, 12, 9}};
 }
 
 template <>
-epoch_report sample() {
+epoch_report sample(const std::vector<caf::actor>&) {
   return {11, 1, 2, 640, 12.5, 10, 3.5, 4, 30, 2, 1, 6};
 }
 
 template <>
-shard_mode sample() {
-  return {11, false, 0.5f, true};
+shard_mode sample(const std::vector<caf::actor>&) {
+  return {11, consistency::sbp, 0.5f};
 }
 
 template <>
-commit_request sample() {
+progress_report sample(const std::vector<caf::actor>&) {
+  return {11, 2, 640, 12.5};
+}
+
+template <>
+commit_request sample(const std::vector<caf::actor>&) {
   return {11, 17, {0, 2}, {1, 5}};
 }
 
 template <>
-shard_stats sample() {
+shard_stats sample(const std::vector<caf::actor>&) {
   return {1, 2, 3, 4.5, 5, 6, 7, 8};
 }
 
 template <>
-run_result sample() {
+run_result sample(const std::vector<caf::actor>&) {
   epoch_metrics m;
   m.epoch = 2;
   m.elapsed_s = 1.25;
@@ -280,7 +386,131 @@ run_result sample() {
   m.pushes = 40;
   m.max_read_lag = 3;
   m.skipped = 1;
-  return {{m, m}, {1.0f, 2.0f}, 3, 4, 5, {"epoch 1: mode bsp", ""}};
+  return {{m, m}, {1.0f, 2.0f}, 3, 4, 5, {"epoch 1: mode bsp", ""}, 0xfeed};
+}
+
+template <>
+data_source sample(const std::vector<caf::actor>&) {
+  return {
+    .path = "/data/train.csv",
+    .format = "csv",
+    .classes = 10,
+    .features = 784,
+    .label_column = 3,
+    .csv_header = 2,
+    .shift = {0.5f, -1.0f, 0.0f},
+    .scale = {2.0f, 0.25f, -0.0f},
+    .rows = 60000,
+  };
+}
+
+template <>
+request_timeouts sample(const std::vector<caf::actor>&) {
+  return {.push_ms = 1000, .pull_ms = 2000, .control_ms = 3000};
+}
+
+template <>
+job_spec sample(const std::vector<caf::actor>& live) {
+  // Not a valid model (softmax takes no hidden layers), but every field
+  // differs from its default, so that an inspect that forgot one shows.
+  model_spec model{
+    .kind = "softmax",
+    .inputs = 784,
+    .hidden = {256, 64},
+    .classes = 10,
+    .act = activation::tanh,
+  };
+  optimizer_options optimizer{
+    .kind = optimizer_kind::adam,
+    .momentum = 0.5f,
+    .beta1 = 0.8f,
+    .beta2 = 0.99f,
+    .epsilon = 1e-6f,
+    .weight_decay = 1e-4f,
+  };
+  lr_schedule schedule{
+    .kind = lr_schedule_kind::cosine,
+    .base = 0.05f,
+    .step_epochs = 3,
+    .gamma = 0.5f,
+    .epochs = 20,
+  };
+  return {
+    .job = 0x0123456789abcdefULL,
+    .opts =
+      {
+        .model = model,
+        .optimizer = optimizer,
+        .schedule = schedule,
+        .batch_size = 32,
+        .epochs = 7,
+        .seed = 42,
+        .scheme = partition_scheme::disjoint_random,
+      },
+    .modes = {mode_switch{{consistency::bsp, 0}, 1},
+      mode_switch{{consistency::ssp, 3}, 4}},
+    .freq = update_frequency::nbatches,
+    .nbatches = 4,
+    .shards = 3,
+    .workers = 5,
+    .data = sample<data_source>(live),
+    .timeouts = sample<request_timeouts>(live),
+    .progress_ms = 250,
+  };
+}
+
+template <>
+registration sample(const std::vector<caf::actor>&) {
+  return {node_role::server, "host-a:4242", true, protocol_version + 1};
+}
+
+template <>
+shard_slice sample(const std::vector<caf::actor>&) {
+  return {
+    .job = 11,
+    .id = 2,
+    .workers = 5,
+    .values = {1.5f, -2.0f, 0.0f, 7.25f},
+    .optimizer =
+      {
+        .kind = optimizer_kind::momentum,
+        .momentum = 0.5f,
+        .beta1 = 0.8f,
+        .beta2 = 0.99f,
+        .epsilon = 1e-6f,
+        .weight_decay = 1e-4f,
+      },
+  };
+}
+
+template <>
+worker_slice sample(const std::vector<caf::actor>& live) {
+  REQUIRE(live.size() >= 2);
+  return {
+    .spec = sample<job_spec>(live),
+    .id = 1,
+    .rows = {0, 5, 9},
+    .keys = {{0, 0, 100}, {1, 100, 50}},
+    .owner = {0, 1},
+    .shards = {caf::actor_cast<server_shard_actor>(live[0]),
+      caf::actor_cast<server_shard_actor>(live[1])},
+  };
+}
+
+template <>
+worker_roster sample(const std::vector<caf::actor>& live) {
+  REQUIRE(live.size() >= 2);
+  return {11, {live[0], live[1]}};
+}
+
+// How many fields of one message equal the same field of another.
+template <class... Ts>
+size_t equal_fields(const std::tuple<Ts&...>& x, const std::tuple<Ts&...>& y) {
+  return [&]<size_t... I>(std::index_sequence<I...>) {
+    return (
+      size_t{0} + ... + static_cast<size_t>(std::get<I>(x) == std::get<I>(y)));
+  }
+  (std::index_sequence_for<Ts...>{});
 }
 
 } // namespace
@@ -288,37 +518,133 @@ run_result sample() {
 TEST_CASE_TEMPLATE("every message type survives a binary round trip field "
                    "for field",
   T, gradient_push, parameter_pull, parameter_slice, epoch_plan, epoch_report,
-  shard_mode, commit_request, shard_stats, run_result) {
+  shard_mode, progress_report, commit_request, shard_stats, run_result,
+  data_source, request_timeouts, job_spec, registration, shard_slice,
+  worker_slice, worker_roster) {
   fixture f;
-  auto x = sample<T>();
+  auto x = sample<T>(f.spawn_idle(2));
   auto buf = f.serialize(x);
   T y;
   REQUIRE_FALSE(f.deserialize(buf, y));
   CHECK(x.fields() == y.fields());
-  CHECK_FALSE(T{}.fields() == x.fields()); // the sample is not the default
+  T defaults;
+  CHECK_FALSE(defaults.fields() == x.fields()); // the sample is not the default
+  CHECK(equal_fields(defaults.fields(), x.fields()) == 0); // nor any field
 }
 
 TEST_CASE("a message claiming a huge vector or string is refused before "
           "anything is allocated") {
   fixture f;
-  // parameter_pull: job (8 bytes), worker (4), then the keys' length (8).
-  parameter_pull pull{11, 3, {0, 4}};
-  auto buf = f.serialize(pull);
-  REQUIRE(buf.size() == 8 + 4 + 8 + 2 * 4);
-  // All bits set: 2^64 - 1 keys in any byte order (CAF 0.17 writes
-  // integers in network order).
-  std::memset(buf.data() + 12, 0xff, 8);
-  parameter_pull back;
-  auto err = f.deserialize(buf, back);
-  CHECK(err == caf::sec::invalid_argument);
-  CHECK(back.keys.size() <= 2);
-  // The same for a string inside a vector (run_result's log lines).
-  run_result r;
-  r.log = {"x"};
-  auto rbuf = f.serialize(r);
-  // The last 9 bytes are the line's length (8) and its one character.
-  REQUIRE(rbuf.size() >= 9);
-  std::memset(rbuf.data() + rbuf.size() - 9, 0xff, 8);
-  run_result rback;
-  CHECK(f.deserialize(rbuf, rback) == caf::sec::invalid_argument);
+  // commit_request: job (8 bytes), round (8), the workers' length (8) and
+  // ids (4 each), the late pairs' length (8) and clocks (8 each).
+  commit_request commit{11, 17, {0, 4}, {1, 5}};
+  auto buf = f.serialize(commit);
+  REQUIRE(buf.size() == 8 + 8 + (8 + 2 * 4) + (8 + 2 * 8));
+  constexpr size_t workers_at = 16;
+  constexpr size_t late_at = workers_at + 8 + 2 * 4;
+  REQUIRE(length_at(buf, workers_at) == 2);
+  REQUIRE(length_at(buf, late_at) == 2);
+  SUBCASE("all bits set") {
+    // 2^64 - 1 workers in any byte order.
+    std::memset(buf.data() + workers_at, 0xff, 8);
+    commit_request back;
+    CHECK(f.deserialize(buf, back) == caf::sec::invalid_argument);
+    CHECK(back.workers.size() <= 2);
+  }
+  SUBCASE("one element over the limit, in the second vector") {
+    set_length(buf, late_at, max_message_elements + 1);
+    commit_request back;
+    CHECK(f.deserialize(buf, back) == caf::sec::invalid_argument);
+    CHECK(back.workers == commit.workers);
+    CHECK(back.late.empty());
+  }
+  SUBCASE("a string inside a vector (run_result's log lines)") {
+    run_result r;
+    r.log = {"x"};
+    r.job = 7;
+    auto rbuf = f.serialize(r);
+    // The last 17 bytes are the line's length (8), its one character and
+    // the job (8).
+    REQUIRE(rbuf.size() >= 17);
+    constexpr size_t tail = 8 + 1 + 8;
+    REQUIRE(length_at(rbuf, rbuf.size() - tail) == 1);
+    REQUIRE(rbuf[rbuf.size() - tail + 8] == 'x');
+    REQUIRE(length_at(rbuf, rbuf.size() - 8) == 7);
+    std::memset(rbuf.data() + rbuf.size() - tail, 0xff, 8);
+    run_result rback;
+    CHECK(f.deserialize(rbuf, rback) == caf::sec::invalid_argument);
+  }
+}
+
+TEST_CASE("a message claiming a huge float buffer inside a nested job "
+          "message is refused") {
+  fixture f;
+  SUBCASE("shard_slice's initial values") {
+    shard_slice x;
+    x.job = 11;
+    x.values = {1.0f, 2.0f, 3.0f};
+    auto buf = f.serialize(x);
+    // job (8), id (4), workers (4), the values' length (8) and bytes (4
+    // each), the optimizer: its kind (an int enum, 4) and five floats.
+    REQUIRE(buf.size() == 8 + 4 + 4 + (8 + 3 * 4) + (4 + 5 * 4));
+    constexpr size_t values_at = 16;
+    REQUIRE(length_at(buf, values_at) == 3);
+    // 2^64 - 1 floats in any byte order.
+    std::memset(buf.data() + values_at, 0xff, 8);
+    shard_slice back;
+    CHECK(f.deserialize(buf, back) == caf::sec::invalid_argument);
+    CHECK(back.values.empty());
+  }
+  SUBCASE("the feature shift of the data source of a worker's job spec") {
+    worker_slice x;
+    x.spec.job = 11;
+    x.spec.opts.model.kind = "mlp";
+    x.spec.opts.model.hidden = {};
+    x.spec.modes = {mode_switch{}};
+    x.spec.data.path = "d.csv";
+    x.spec.data.format = "";
+    x.spec.data.shift = {0.5f, 2.0f};
+    x.spec.data.scale = {1.0f, 1.0f};
+    x.rows = {0, 1};
+    x.keys = {key_range{0, 0, 4}};
+    x.owner = {0};
+    auto buf = f.serialize(x);
+    // job_spec: the job (8), then train_options: the model (kind: 8 + 3,
+    // inputs 8, hidden: 8 + 0, classes 8, act: an int enum, 4), the
+    // optimizer (an int enum and five floats), the lr schedule (kind 4,
+    // base 4, step_epochs 8, gamma 4, epochs 8), batch_size, epochs and
+    // seed (8 each), the scheme (an int enum, 4).
+    constexpr size_t model = (8 + 3) + 8 + (8 + 0) + 8 + 4;
+    constexpr size_t opts
+      = model + (4 + 5 * 4) + (4 + 4 + 8 + 4 + 8) + 3 * 8 + 4;
+    // The mode schedule: its length and one switch (a uint8 mode, a uint32
+    // param, a uint64 epoch); freq (uint8), nbatches (8), shards and
+    // workers (4 each).
+    constexpr size_t data_at = 8 + opts + (8 + 1 * (1 + 4 + 8)) + 1 + 8 + 4 + 4;
+    // data_source: path (8 + 5), format (8 + 0), classes (4), features
+    // and label_column (8 each), csv_header (1), then the shift.
+    constexpr size_t shift_at = data_at + (8 + 5) + (8 + 0) + 4 + 8 + 8 + 1;
+    // The rest of the data source: shift and scale (8 + 2 * 4 each), rows
+    // (8); the timeouts (3 * 4) and progress_ms (4); then worker_slice's
+    // id (4), rows (8 + 2 * 4), keys (8 + one key_range of 4 + 8 + 8),
+    // owner (8 + 4) and shards (8 + 0).
+    constexpr size_t spec = shift_at + 2 * (8 + 2 * 4) + 8 + 3 * 4 + 4;
+    REQUIRE(
+      buf.size() == spec + 4 + (8 + 2 * 4) + (8 + (4 + 8 + 8)) + (8 + 4) + 8);
+    REQUIRE(length_at(buf, shift_at) == 2);
+    REQUIRE(length_at(buf, shift_at + 8 + 2 * 4) == 2); // the scale's
+    SUBCASE("all bits set") {
+      std::memset(buf.data() + shift_at, 0xff, 8);
+      worker_slice back;
+      CHECK(f.deserialize(buf, back) == caf::sec::invalid_argument);
+      CHECK(back.spec.data.shift.empty());
+    }
+    SUBCASE("one float over the limit") {
+      set_length(buf, shift_at, max_message_floats + 1);
+      worker_slice back;
+      CHECK(f.deserialize(buf, back) == caf::sec::invalid_argument);
+      CHECK(back.spec.data.path == "d.csv"); // read up to the shift
+      CHECK(back.spec.data.shift.empty());
+    }
+  }
 }
