@@ -527,6 +527,12 @@ scheduler_internal::behavior_type scheduler(
   st.mode = mode_at(cfg.spec.modes, 1);
   st.progress.job = cfg.spec.job;
   st.cfg = std::move(cfg);
+  // An error message is not a reply to anything the scheduler waits for
+  // (it waits for replies through their own handlers): one from a peer is
+  // counted and dropped instead of ending the job, CAF's default.
+  self->set_error_handler([=](caf::error&) {
+    ++self->state.refused;
+  });
   // A lost shard leaves no consistent model: the run ends, naming it. A
   // lost worker is dropped from every barrier.
   self->set_down_handler([=](caf::down_msg& msg) {

@@ -119,6 +119,11 @@ server_shard_actor::behavior_type server_shard(
     if (msg.source == self->state.cfg.scheduler.address())
       self->quit(msg.reason);
   });
+  // A shard sends no requests, so no error message is meant for it: one
+  // from a peer is counted and dropped instead of stopping the shard.
+  self->set_error_handler([=](caf::error&) {
+    ++self->state.stats.rejected;
+  });
   registration reg;
   reg.role = node_role::server;
   reg.node = st.cfg.node ? st.cfg.node->name : "";

@@ -522,6 +522,15 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
     if (msg.source == self->state.cfg.scheduler.address())
       self->quit(msg.reason);
   });
+  // An error message from the scheduler refuses one of the worker's
+  // messages: the worker is out of step with the job and stops. From
+  // anyone else it is counted and dropped.
+  self->set_error_handler([=](caf::error& err) {
+    if (sent_by(self, self->state.cfg.scheduler))
+      self->quit(err);
+    else
+      ++self->state.refused;
+  });
   registration reg;
   reg.role = node_role::worker;
   reg.node = st.cfg.node ? st.cfg.node->name : "";

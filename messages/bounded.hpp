@@ -5,6 +5,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "linalg/core/names.hpp"
+
+#include <caf/binary_deserializer.hpp>
 #include <caf/deserializer.hpp>
 #include <caf/error.hpp>
 #include <caf/sec.hpp>
@@ -30,6 +33,29 @@ struct bounded {
 };
 
 namespace detail {
+
+// The fewest bytes an element of `Container` takes on the wire: its size for
+// integers (a raw block), else at least one byte.
+template <class Container>
+constexpr uint64_t wire_size() {
+  using value_type = typename Container::value_type;
+  return std::is_integral_v<value_type> ? sizeof(value_type) : 1;
+}
+
+// From a binary deserializer, refuses `n` elements of at least `bytes`
+// bytes each when fewer bytes are left: a length field cannot make a node
+// allocate more than the message it came in could fill.
+template <class Inspector>
+caf::error check_remaining(Inspector& f, uint64_t n, uint64_t bytes) {
+  // CAF hands nested fields a plain deserializer&; the bytes left are known
+  // only to the binary one (what messages between nodes go through).
+  if (auto* bin = dynamic_cast<caf::binary_deserializer*>(&f))
+    if (n > bin->remaining() / bytes)
+      return caf::make_error(caf::sec::invalid_argument,
+        "message field of " + std::to_string(n) + " elements in "
+          + std::to_string(bin->remaining()) + " bytes");
+  return caf::error{};
+}
 
 // Elements of a bounded vector: strings bounded too, the rest as they are.
 template <class T>
@@ -77,10 +103,46 @@ typename Inspector::result_type inspect(Inspector& f, bounded<Container> x) {
       return caf::make_error(caf::sec::invalid_argument,
         "message field of " + std::to_string(n) + " elements (at most "
           + std::to_string(limit) + ")");
+    if (auto err
+        = detail::check_remaining(f, n, detail::wire_size<Container>()))
+      return err;
     x.xs.resize(n);
     return detail::apply_elements(f, x.xs);
   } else {
     return f(x.xs); // to_string and logs: as CAF prints it
+  }
+}
+
+/// Wraps an enum field of a message so that deserialising it refuses a
+/// value that is not one of the enum's names (CAF 0.17 casts whatever
+/// integer it reads). Needs an enum_names<E> table.
+template <class E>
+struct checked_enum {
+  E& x;
+};
+
+template <class Inspector, class E>
+typename Inspector::result_type inspect(Inspector& f, checked_enum<E> x) {
+  using raw_type = std::underlying_type_t<E>;
+  if constexpr (std::is_base_of_v<caf::deserializer, Inspector>) {
+    raw_type raw{};
+    if (auto err = f(raw))
+      return err;
+    for (auto& entry : enum_names<E>::table) {
+      if (static_cast<raw_type>(entry.first) == raw) {
+        x.x = entry.first;
+        return caf::error{};
+      }
+    }
+    return caf::make_error(caf::sec::invalid_argument,
+      "message field: " + std::string{enum_names<E>::what} + " "
+        + std::to_string(raw) + " does not exist");
+  } else if constexpr (std::is_base_of_v<caf::serializer, Inspector>) {
+    auto raw = static_cast<raw_type>(x.x);
+    return f(raw);
+  } else {
+    std::string name{to_string(x.x)};
+    return f(name);
   }
 }
 

@@ -3,6 +3,7 @@
 #include <concepts>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -23,8 +24,8 @@ namespace paramserv {
 ///     };
 ///
 /// Float vectors travel as raw bytes (float_buffer); other vectors and
-/// strings with a bounded length (bounded.hpp); everything else as CAF
-/// inspects it.
+/// strings with a bounded length and enums checked against their names
+/// (bounded.hpp); everything else as CAF inspects it.
 template <class T>
 concept message_struct = requires(T& x) {
   { T::type_name } -> std::convertible_to<const char*>;
@@ -49,6 +50,11 @@ bounded<std::vector<T>> on_wire(std::vector<T>& xs) {
 
 inline bounded<std::string> on_wire(std::string& str) {
   return {str};
+}
+
+template <class E>
+requires std::is_enum_v<E> checked_enum<E> on_wire(E& x) {
+  return {x};
 }
 
 } // namespace detail

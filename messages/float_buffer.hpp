@@ -3,9 +3,11 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <vector>
 
+#include <caf/binary_deserializer.hpp>
 #include <caf/deserializer.hpp>
 #include <caf/error.hpp>
 #include <caf/sec.hpp>
@@ -38,6 +40,13 @@ typename Inspector::result_type inspect(Inspector& f, float_buffer x) {
     if (n > max_message_floats)
       return caf::make_error(
         caf::sec::invalid_argument, "float buffer too large");
+    // No more floats than the message's bytes could hold (known to the
+    // binary deserializer, which CAF hands on as a plain deserializer&).
+    if (auto* bin = dynamic_cast<caf::binary_deserializer*>(&f))
+      if (n > bin->remaining() / sizeof(float))
+        return caf::make_error(caf::sec::invalid_argument,
+          "float buffer of " + std::to_string(n) + " floats in "
+            + std::to_string(bin->remaining()) + " bytes");
     x.xs.resize(n);
     return n > 0 ? f.apply_raw(n * sizeof(float), x.xs.data()) : caf::error{};
   } else {

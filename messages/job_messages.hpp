@@ -113,6 +113,15 @@ struct job_spec {
 
 enum class node_role : uint8_t { server, worker };
 
+template <>
+struct enum_names<node_role> {
+  static constexpr std::string_view what = "role";
+  static constexpr std::array table{
+    std::pair{node_role::server, "server"},
+    std::pair{node_role::worker, "worker"},
+  };
+};
+
 /// Shard or worker -> scheduler: asks to take part. The scheduler assigns
 /// the id (in order of registration) and answers with a slice.
 struct registration {
@@ -193,30 +202,31 @@ static_assert(std::is_same_v<size_t, uint64_t>,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_spec& x) {
   return f(caf::meta::type_name("model_spec"), detail::on_wire(x.kind),
-    x.inputs, detail::on_wire(x.hidden), x.classes, x.act);
+    x.inputs, detail::on_wire(x.hidden), x.classes, detail::on_wire(x.act));
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, optimizer_options& x) {
-  return f(caf::meta::type_name("optimizer_options"), x.kind, x.momentum,
-    x.beta1, x.beta2, x.epsilon, x.weight_decay);
+  return f(caf::meta::type_name("optimizer_options"), detail::on_wire(x.kind),
+    x.momentum, x.beta1, x.beta2, x.epsilon, x.weight_decay);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lr_schedule& x) {
-  return f(caf::meta::type_name("lr_schedule"), x.kind, x.base, x.step_epochs,
-    x.gamma, x.epochs);
+  return f(caf::meta::type_name("lr_schedule"), detail::on_wire(x.kind), x.base,
+    x.step_epochs, x.gamma, x.epochs);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, train_options& x) {
   return f(caf::meta::type_name("train_options"), x.model, x.optimizer,
-    x.schedule, x.batch_size, x.epochs, x.seed, x.scheme);
+    x.schedule, x.batch_size, x.epochs, x.seed, detail::on_wire(x.scheme));
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, mode_setting& x) {
-  return f(caf::meta::type_name("mode_setting"), x.mode, x.param);
+  return f(
+    caf::meta::type_name("mode_setting"), detail::on_wire(x.mode), x.param);
 }
 
 template <class Inspector>

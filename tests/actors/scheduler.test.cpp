@@ -683,6 +683,23 @@ TEST_CASE("workers without this process's copy read the data source "
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("an error message from a stranger stops no actor of a job") {
+  // CAF's default is to stop an actor that receives an error message it
+  // did not ask for; a peer could end a job that way.
+  job_fixture j{"bsp@1", 1, 1, 1, 40};
+  caf::scoped_actor other{j.sys};
+  auto forged = make_error(errc::job_failed, "forged");
+  other->send(caf::actor_cast<caf::actor>(j.actors.scheduler), forged);
+  other->send(caf::actor_cast<caf::actor>(j.actors.shards[0]), forged);
+  other->send(caf::actor_cast<caf::actor>(j.actors.workers[0]), forged);
+  j.self->send(j.actors.scheduler, run_atom::value);
+  auto out = await_end(j.self);
+  INFO(j.sys.render(out.failure));
+  REQUIRE(out.result);
+  CHECK(out.result->history.size() == 1);
+  CHECK(out.result->rejected == 3);
+}
+
 TEST_CASE("a worker refuses its internal step message from any other actor") {
   // A job that never runs: a step from outside would make the worker
   // compute and push out of turn.

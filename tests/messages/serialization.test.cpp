@@ -648,3 +648,57 @@ TEST_CASE("a message claiming a huge float buffer inside a nested job "
     }
   }
 }
+
+TEST_CASE("a message naming an enum value that does not exist is refused") {
+  fixture f;
+  // shard_mode: job (8 bytes), then the mode (one byte).
+  shard_mode m{11, consistency::ssp, 0.5f};
+  auto buf = f.serialize(m);
+  REQUIRE(buf.size() == 8 + 1 + 4);
+  shard_mode back;
+  REQUIRE_FALSE(f.deserialize(buf, back));
+  CHECK(back.mode == consistency::ssp);
+  buf[8] = static_cast<char>(200);
+  shard_mode forged;
+  CHECK(f.deserialize(buf, forged) == caf::sec::invalid_argument);
+  CHECK(forged.mode == consistency::bsp); // untouched
+  // The same inside a nested job message: the optimizer of a shard slice.
+  shard_slice slice;
+  slice.optimizer.kind = optimizer_kind::adam;
+  auto sbuf = f.serialize(slice);
+  shard_slice sback;
+  REQUIRE_FALSE(f.deserialize(sbuf, sback));
+  CHECK(sback.optimizer.kind == optimizer_kind::adam);
+  // job (8), id (4), workers (4), values' length (8): then the kind, an int.
+  REQUIRE(sbuf.size() >= 24 + 4);
+  std::memset(sbuf.data() + 24, 0x7f, 4);
+  CHECK(f.deserialize(sbuf, sback) == caf::sec::invalid_argument);
+}
+
+TEST_CASE("a length claiming more elements than the message has bytes is "
+          "refused before anything is allocated") {
+  fixture f;
+  // commit_request: job (8), round (8), the workers' length (8), then
+  // 4 bytes per worker. A length of 1000 in a message of 36 bytes.
+  commit_request c{11, 2, {1, 2}, {}};
+  auto buf = f.serialize(c);
+  REQUIRE(buf.size() == 8 + 8 + 8 + 2 * 4 + 8);
+  uint64_t claimed = 1000;
+  for (int i = 0; i < 8; ++i) // network byte order
+    buf[16 + i] = static_cast<char>((claimed >> (8 * (7 - i))) & 0xff);
+  commit_request back;
+  CHECK(f.deserialize(buf, back) == caf::sec::invalid_argument);
+  CHECK(back.workers.empty());
+  // A float buffer the same way: a push claiming a million floats.
+  gradient_push p;
+  p.values = {1.0f, 2.0f};
+  auto pbuf = f.serialize(p);
+  // job 8, worker 4, clock 8, version 8, rows 8: then the floats' length.
+  REQUIRE(pbuf.size() == 36 + 8 + 8);
+  claimed = 1000000;
+  for (int i = 0; i < 8; ++i)
+    pbuf[36 + i] = static_cast<char>((claimed >> (8 * (7 - i))) & 0xff);
+  gradient_push pback;
+  CHECK(f.deserialize(pbuf, pback) == caf::sec::invalid_argument);
+  CHECK(pback.values.empty());
+}
