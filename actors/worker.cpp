@@ -441,6 +441,10 @@ caf::error take_slice(worker_state& st, worker_slice& slice) {
       if (r >= st.train->size())
         throw std::invalid_argument(
           "row " + std::to_string(r) + " is not in the training data");
+    if (st.train->classes > st.spec.opts.model.classes)
+      throw std::invalid_argument(
+        "the training data has " + std::to_string(st.train->classes)
+        + " classes, the model " + std::to_string(st.spec.opts.model.classes));
     if (st.train->features() != st.spec.opts.model.inputs)
       throw std::invalid_argument(
         "the training data has " + std::to_string(st.train->features())

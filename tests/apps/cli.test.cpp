@@ -186,6 +186,9 @@ TEST_CASE("train refuses invalid parameter-server options") {
          bad{"--mode-schedule bsp@1,sbp:3@2 --workers 3", "--backup-workers"},
          bad{"--freq sometimes", "--freq: unknown frequency"},
          bad{"--freq nbatches --nbatches 0", "--nbatches: must be positive"},
+         bad{"--push-timeout 0", "--push-timeout: must be between"},
+         bad{"--pull-timeout -2", "--pull-timeout: must be between"},
+         bad{"--control-timeout 1e12", "--control-timeout: must be between"},
          bad{"--mode-schedule bsp@2",
            "--mode-schedule: entry \"bsp@2\": the first entry must start at "
            "epoch 1"},
