@@ -660,25 +660,50 @@ TEST_CASE("workers without this process's copy read the data source "
   CHECK(from_file.result->params == from_memory.result->params);
   CHECK(from_file.result->history.size() == 2);
   CHECK(from_file.progress_rows > 0);
+  // A one-worker job whose worker reads `source` itself; returns how it
+  // ended.
+  auto run_from = [&](const std::filesystem::path& source) {
+    auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 5);
+    local_options local;
+    local.workers = 1;
+    local.data.path = source.string();
+    auto spec = make_job_spec(opts, local, *train);
+    caf::actor_system_config cfg;
+    caf::actor_system sys{test::configured(cfg)};
+    caf::scoped_actor self{sys};
+    auto job = spawn_job(sys, spec, train, nullptr, {{}, {true}, {}});
+    self->send(job.scheduler, run_atom::value);
+    return await_end(self);
+  };
   SUBCASE("a worker whose data source is missing stops with a clear error") {
-    auto out = [&] {
-      auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 5);
-      local_options local;
-      local.workers = 1;
-      local.data.path = (dir / "missing.csv").string();
-      auto spec = make_job_spec(opts, local, *train);
-      caf::actor_system_config cfg;
-      caf::actor_system sys{test::configured(cfg)};
-      caf::scoped_actor self{sys};
-      auto job = spawn_job(sys, spec, train, nullptr, {{}, {true}, {}});
-      self->send(job.scheduler, run_atom::value);
-      return await_end(self);
-    }();
+    auto out = run_from(dir / "missing.csv");
     CHECK(out.failure == make_error(errc::job_failed, ""));
     // The error names the worker's reason: the file it could not read.
     auto text = to_string(out.failure);
     CHECK(text.find("every worker died") != std::string::npos);
     CHECK(text.find("missing.csv") != std::string::npos);
+  }
+  SUBCASE("a worker whose data source has more classes than the model "
+          "refuses it") {
+    // The same rows, one labelled past the model's classes: training on it
+    // would write past the model's outputs.
+    auto wide = dir / "wide.csv";
+    {
+      std::ifstream in(path);
+      std::ofstream out(wide);
+      std::string line;
+      bool first = true;
+      while (std::getline(in, line)) {
+        if (first)
+          line = std::to_string(data.classes + 4) + line.substr(line.find(','));
+        first = false;
+        out << line << '\n';
+      }
+    }
+    auto out = run_from(wide);
+    CHECK(out.failure == make_error(errc::job_failed, ""));
+    auto text = to_string(out.failure);
+    CHECK(text.find("classes") != std::string::npos);
   }
   std::filesystem::remove_all(dir);
 }
