@@ -1,6 +1,7 @@
 #include "actors/local_backend.hpp"
 
 #include <atomic>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -83,6 +84,20 @@ job_spec make_job_spec(
   return spec;
 }
 
+void configure_system(caf::actor_system_config& cfg, size_t threads) {
+  add_message_types(cfg);
+  if (threads == 0)
+    threads = std::max(1u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", threads);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  // CAF's work stealing polls an empty queue 100 times, then sleeps in 50 us
+  // (later 10 ms) steps. A parameter server's actors idle for a few
+  // microseconds between replies, so every wake-up came late: BSP ran at
+  // 0.9-1.0x the sequential trainer instead of 1.5x. Polling longer before
+  // sleeping (a few milliseconds of spinning at most) fixes that.
+  cfg.set("work-stealing.aggressive-poll-attempts", size_t{100000});
+}
+
 job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
   const job_placement& placement) {
@@ -91,7 +106,10 @@ job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   node->board = std::make_shared<hogwild_board>();
   node->board->shards.resize(spec.shards);
   job_actors result;
-  result.scheduler = sys.spawn(scheduler, scheduler_config{spec, test});
+  scheduler_config sc;
+  sc.spec = spec;
+  sc.test = std::move(test);
+  result.scheduler = sys.spawn(scheduler, std::move(sc));
   for (uint32_t s = 0; s < spec.shards; ++s)
     result.shards.push_back(
       sys.spawn(server_shard, shard_config{result.scheduler, node}));
@@ -125,51 +143,64 @@ local_result train_local(const train_options& opts, const local_options& local,
       + std::to_string(train->features()) + " and "
       + std::to_string(train->classes));
   caf::actor_system_config cfg;
-  add_message_types(cfg);
-  size_t threads = local.threads;
-  if (threads == 0)
-    threads = std::max(1u, std::thread::hardware_concurrency());
-  cfg.set("scheduler.max-threads", threads);
-  cfg.set("logger.verbosity", caf::atom("quiet"));
-  // CAF's work stealing polls an empty queue 100 times, then sleeps in 50 us
-  // (later 10 ms) steps. A parameter server's actors idle for a few
-  // microseconds between replies, so every wake-up came late: BSP ran at
-  // 0.9-1.0x the sequential trainer instead of 1.5x. Polling longer before
-  // sleeping (a few milliseconds of spinning at most) fixes that.
-  cfg.set("work-stealing.aggressive-poll-attempts", size_t{100000});
+  configure_system(cfg, local.threads);
   caf::actor_system sys{cfg};
   // The run's identity is random (make_job_spec), so that two runs (of the
   // same seed, too) never take each other's messages; training depends on
   // the seed alone.
   auto spec = make_job_spec(opts, local, *train);
-  auto net = make_model(opts.model);
   auto job = spawn_job(sys, spec, train, test, {{}, {}, local.delays});
+  std::optional<local_result> result;
+  std::string failure;
+  try {
+    result = drive_job(sys, job.scheduler, opts.model, hooks);
+  } catch (const std::runtime_error& e) {
+    failure = e.what();
+  }
+  caf::scoped_actor self{sys};
+  for (auto& s : job.shards)
+    self->send_exit(s, caf::exit_reason::user_shutdown);
+  self->send_exit(job.scheduler, caf::exit_reason::user_shutdown);
+  for (auto& w : job.workers)
+    self->send_exit(w, caf::exit_reason::user_shutdown);
+  if (!result)
+    throw std::runtime_error(failure);
+  return std::move(*result);
+}
+
+local_result drive_job(caf::actor_system& sys, const scheduler_actor& scheduler,
+  const model_spec& model, const local_hooks& hooks) {
+  auto net = make_model(model);
+  size_t total = parameter_set{net->shapes()}.size();
   local_result result;
-  result.job = spec.job;
   caf::error failure;
-  {
-    caf::scoped_actor self{sys};
-    // The scheduler sends each epoch's metrics, its log lines and progress
-    // totals to whoever sent `run`, and at the end the result (or an
-    // error).
-    self->monitor(job.scheduler);
-    self->send(job.scheduler, run_atom::value);
-    bool done = false;
-    while (!done) {
-      self->receive(
-        [&](const epoch_metrics& m) {
-          if (hooks.on_epoch)
-            hooks.on_epoch(m);
-        },
-        [&](const std::string& line) {
-          if (hooks.on_log)
-            hooks.on_log(line);
-        },
-        [&](const progress_report& p) {
-          if (hooks.on_progress)
-            hooks.on_progress(p.rows, p.loss_sum);
-        },
-        [&](run_result& r) {
+  caf::scoped_actor self{sys};
+  // The scheduler sends each epoch's metrics, its log lines and progress
+  // totals to whoever sent `run`, and at the end the result (or an error).
+  self->monitor(scheduler);
+  self->send(scheduler, run_atom::value);
+  bool done = false;
+  while (!done) {
+    self->receive(
+      [&](const epoch_metrics& m) {
+        if (hooks.on_epoch)
+          hooks.on_epoch(m);
+      },
+      [&](const std::string& line) {
+        if (hooks.on_log)
+          hooks.on_log(line);
+      },
+      [&](const progress_report& p) {
+        if (hooks.on_progress)
+          hooks.on_progress(p.rows, p.loss_sum);
+      },
+      [&](run_result& r) {
+        if (r.params.size() != total) {
+          failure = make_error(errc::bad_shape,
+            "the scheduler sent " + std::to_string(r.params.size())
+              + " parameters for a model of " + std::to_string(total));
+        } else {
+          result.job = r.job;
           result.history = std::move(r.history);
           result.dropped = r.dropped;
           result.lost = r.lost;
@@ -177,25 +208,21 @@ local_result train_local(const train_options& opts, const local_options& local,
           result.log = std::move(r.log);
           result.params = parameter_set{net->shapes()};
           result.params.assign(r.params);
-          done = true;
-        },
-        [&](caf::error& err) {
-          failure = std::move(err);
-          done = true;
-        },
-        [&](caf::down_msg& down) {
-          failure = down.reason
-                      ? down.reason
-                      : make_error(errc::job_failed, "the scheduler stopped");
-          done = true;
-        });
-    }
-    for (auto& s : job.shards)
-      self->send_exit(s, caf::exit_reason::user_shutdown);
-    self->send_exit(job.scheduler, caf::exit_reason::user_shutdown);
-    for (auto& w : job.workers)
-      self->send_exit(w, caf::exit_reason::user_shutdown);
+        }
+        done = true;
+      },
+      [&](caf::error& err) {
+        failure = std::move(err);
+        done = true;
+      },
+      [&](caf::down_msg& down) {
+        failure = down.reason
+                    ? down.reason
+                    : make_error(errc::job_failed, "the scheduler stopped");
+        done = true;
+      });
   }
+  self->demonitor(scheduler.address());
   if (failure)
     throw std::runtime_error("training failed: " + sys.render(failure));
   return result;

@@ -20,7 +20,8 @@
 
 namespace caf {
 class actor_system;
-}
+class actor_system_config;
+} // namespace caf
 
 namespace paramserv {
 
@@ -92,6 +93,11 @@ void validate(
 job_spec make_job_spec(
   const train_options& opts, const local_options& local, const dataset& train);
 
+/// Configures `cfg` as every paramserv actor system is: the message types,
+/// `threads` scheduler threads (0: one per core), quiet logging, and
+/// worker threads that poll a while before sleeping.
+void configure_system(caf::actor_system_config& cfg, size_t threads);
+
 /// Handles of one job's actors.
 struct job_actors {
   scheduler_actor scheduler;
@@ -122,6 +128,15 @@ struct job_placement {
 job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
   const job_placement& placement = {});
+
+/// Runs the job of `scheduler` (spawned into `sys`, its shards and workers
+/// anywhere): sends it `run` from an actor of `sys` and calls `hooks` with
+/// what it reports until the job ends. `model` shapes the result's
+/// parameters. Blocks until done.
+/// @throws std::runtime_error naming why if the job fails or the scheduler
+///         stops without a result.
+local_result drive_job(caf::actor_system& sys, const scheduler_actor& scheduler,
+  const model_spec& model, const local_hooks& hooks = {});
 
 /// Trains with k1 server shards, k2 workers and a scheduler in one actor
 /// system (threads), then shuts it down. Blocks until done.

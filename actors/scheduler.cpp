@@ -1,11 +1,14 @@
 #include "actors/scheduler.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include <caf/event_based_actor.hpp>
 
 #include "actors/consistency/modes.hpp"
+#include "actors/net/secret.hpp"
+#include "actors/runtime_info.hpp"
 #include "actors/sender.hpp"
 #include "linalg/data/partition.hpp"
 #include "messages/errc.hpp"
@@ -38,11 +41,16 @@ void ask_shards(scheduler_pointer self, std::chrono::milliseconds timeout,
     self->request(st.shards[s].handle, timeout, xs...)
       .then(
         [=](Reply& r) {
+          if (self->state.over)
+            return;
           on_reply(s, r);
-          if (--*left == 0)
+          // on_reply may have ended the job.
+          if (--*left == 0 && !self->state.over)
             done();
         },
         [=](caf::error& err) {
+          if (self->state.over)
+            return;
           finish(self, make_error(errc::job_failed,
                          "server shard " + std::to_string(s)
                            + " did not answer (" + to_string(err) + ")"));
@@ -55,8 +63,21 @@ void send_plan(scheduler_pointer self, worker_slot& slot, epoch_plan plan) {
   self->send(slot.handle, std::move(plan));
 }
 
+// Shards and workers that have not stopped yet.
+size_t still_running(const scheduler_state& st) {
+  size_t n = 0;
+  for (auto& s : st.shards)
+    n += s.live ? 1 : 0;
+  for (auto& w : st.slots)
+    n += w.live ? 1 : 0;
+  return n;
+}
+
 void finish(scheduler_pointer self, caf::error err) {
   auto& st = self->state;
+  if (st.over)
+    return;
+  st.over = true;
   for (auto& slot : st.slots) {
     if (slot.live && slot.plan_wait) {
       epoch_plan stop;
@@ -71,10 +92,24 @@ void finish(scheduler_pointer self, caf::error err) {
     else
       caf::anon_send(st.driver, std::move(st.result));
   }
-  // A finished job takes no further message: later ones are refused with
-  // sec::request_receiver_down, and the monitors of the scheduler (workers
-  // and shards among them) see why it ended.
-  self->quit(err ? err : caf::exit_reason::normal);
+  if (err) {
+    // A failed job stops at once: the monitors of the scheduler (workers
+    // and shards among them) see why it ended.
+    self->quit(err);
+    return;
+  }
+  // A job that ended well tells its shards so (its workers got their stop
+  // plans), and the scheduler stops once they did, or after the control
+  // timeout: stopping first could cut a node off before these messages
+  // reached it.
+  for (auto& s : st.shards)
+    if (s.live)
+      self->send(s.handle, done_atom::value, st.spec().job);
+  if (still_running(st) == 0)
+    self->quit(caf::exit_reason::normal);
+  else
+    self->delayed_send(
+      self, ms(st.spec().timeouts.control_ms), deadline_atom::value, false);
 }
 
 // Validates on the test set, records the epoch's metrics and goes on.
@@ -141,6 +176,11 @@ void end_epoch(scheduler_pointer self) {
           m.samples_per_s = secs > 0 ? rows / secs : 0.0;
           m.mean_staleness = measured > 0 ? staleness / measured : 0.0;
           m.max_clock_gap = st.max_gap;
+          m.workers = std::count_if(
+            st.slots.begin(), st.slots.end(), [](const worker_slot& s) {
+              return s.live;
+            });
+          m.workers_lost = std::exchange(st.lost_workers, 0);
           if (st.cfg.test && st.cfg.test->size() > 0) {
             auto ev = st.net->evaluate(
               st.eval_params, st.cfg.test->x, st.cfg.test->y);
@@ -281,14 +321,17 @@ void hand_out(scheduler_pointer self) {
   auto& node = st.shards.front().node;
   st.in_process = !node.empty();
   for (auto& s : st.shards)
-    st.in_process &= s.shares_memory && s.node == node;
+    st.in_process &= s.shares_memory && !s.remote && s.node == node;
   for (auto& w : st.slots)
-    st.in_process &= w.shares_memory && w.node == node;
+    st.in_process &= w.shares_memory && !w.remote && w.node == node;
   auto parts = partition_rows(
     spec.data.rows, spec.workers, spec.opts.scheme, spec.opts.seed);
   std::vector<server_shard_actor> shards;
-  for (auto& s : st.shards)
+  std::vector<std::string> endpoints;
+  for (auto& s : st.shards) {
     shards.push_back(s.handle);
+    endpoints.push_back(s.endpoint);
+  }
   worker_roster roster{spec.job, {}};
   for (uint32_t w = 0; w < st.slots.size(); ++w) {
     auto& slot = st.slots[w];
@@ -296,7 +339,7 @@ void hand_out(scheduler_pointer self) {
     if (!slot.live)
       continue;
     self->send(slot.handle, worker_slice{spec, w, std::move(parts[w]),
-                              st.map.keys, st.map.owner, shards});
+                              st.map.keys, st.map.owner, shards, endpoints});
   }
   ask_shards<uint64_t>(
     self, ms(spec.timeouts.control_ms), [](uint32_t, uint64_t&) {},
@@ -320,11 +363,31 @@ caf::result<void> take_registration(
   };
   if (!sender)
     return refuse(errc::bad_sender, "registration without a sender");
-  if (reg.protocol != protocol_version)
-    return refuse(
-      errc::bad_version, "peer on node \"" + reg.node + "\" speaks protocol "
-                           + std::to_string(reg.protocol) + ", this scheduler "
-                           + std::to_string(protocol_version));
+  if (st.over)
+    return refuse(errc::out_of_order, "the job is over");
+  if (reg.protocol != protocol_version || reg.version != runtime_version())
+    return refuse(errc::bad_version,
+      "peer on node \"" + reg.node + "\" runs "
+        + (reg.version.empty() ? "an unknown release" : reg.version)
+        + " with protocol " + std::to_string(reg.protocol)
+        + "; this scheduler runs " + runtime_version() + " with protocol "
+        + std::to_string(protocol_version));
+  if (!st.cfg.secret.empty()) {
+    // The proof must answer the nonce this very actor was given.
+    auto it
+      = std::find_if(st.nonces.begin(), st.nonces.end(), [&](auto& entry) {
+          return entry.first == sender;
+        });
+    bool ok = it != st.nonces.end()
+              && check_proof(st.cfg.secret, it->second, reg.proof);
+    if (it != st.nonces.end())
+      st.nonces.erase(it);
+    if (!ok)
+      return refuse(errc::bad_sender, "peer on node \"" + reg.node
+                                        + "\" did not prove it holds the "
+                                          "cluster secret");
+  }
+  bool remote = sender->node() != self->node();
   auto taken = [&](const auto& handle) {
     return sent_by(self, handle);
   };
@@ -342,7 +405,8 @@ caf::result<void> take_registration(
         "the job has all its " + std::to_string(spec.shards) + " shards");
     auto id = static_cast<uint32_t>(st.shards.size());
     auto handle = caf::actor_cast<server_shard_actor>(sender);
-    st.shards.push_back(shard_slot{handle, reg.node, reg.shares_memory});
+    st.shards.push_back(
+      shard_slot{handle, reg.node, reg.shares_memory, remote, reg.endpoint});
     self->monitor(handle);
     shard_slice slice;
     slice.job = spec.job;
@@ -360,6 +424,7 @@ caf::result<void> take_registration(
     slot.handle = caf::actor_cast<worker_actor>(sender);
     slot.node = reg.node;
     slot.shares_memory = reg.shares_memory;
+    slot.remote = remote;
     slot.plan_wait = true; // it waits for its first plan
     self->monitor(slot.handle);
     st.slots.push_back(std::move(slot));
@@ -374,7 +439,10 @@ caf::result<void> take_registration(
 caf::error check_worker(scheduler_pointer self, uint32_t w, const char* what) {
   auto& st = self->state;
   if (w < st.slots.size() && sent_by(self, st.slots[w].handle))
-    return {};
+    return st.over ? make_error(errc::out_of_order, std::string{what}
+                                                      + " after the job "
+                                                        "ended")
+                   : caf::error{};
   ++st.refused;
   return make_error(errc::bad_sender, std::string{what} + " naming worker "
                                         + std::to_string(w)
@@ -444,6 +512,23 @@ scheduler_internal::behavior_type scheduler_behavior(
   scheduler_pointer self, std::function<void()> release) {
   self->state.release = std::move(release);
   return {
+    [=](hello_atom) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto sender = self->current_sender();
+      if (!sender)
+        return make_error(errc::bad_sender, "hello without a sender");
+      // Strangers may ask as often as they like: the oldest nonces make
+      // room, so this never grows past a few per actor of the job.
+      size_t cap = 2 * (st.spec().shards + st.spec().workers) + 16;
+      std::erase_if(st.nonces, [&](auto& entry) {
+        return entry.first == sender;
+      });
+      if (st.nonces.size() >= cap)
+        st.nonces.erase(st.nonces.begin());
+      auto nonce = new_nonce();
+      st.nonces.emplace_back(sender, nonce);
+      return nonce;
+    },
     [=](register_atom, const registration& reg) -> caf::result<void> {
       return take_registration(self, reg);
     },
@@ -510,6 +595,29 @@ scheduler_internal::behavior_type scheduler_behavior(
       self->delayed_send(self, ms(st.spec().progress_ms), tick_atom::value);
       return caf::unit;
     },
+    [=](deadline_atom, bool joining) -> caf::result<void> {
+      auto& st = self->state;
+      if (!sent_by(self, self)) {
+        ++st.refused;
+        return make_error(errc::bad_sender, "deadline is internal to the "
+                                            "scheduler");
+      }
+      if (!joining) {
+        // The job ended well; whoever has not stopped by now is gone.
+        self->quit(caf::exit_reason::normal);
+      } else if (!st.over
+                 && (st.shards.size() < st.spec().shards
+                     || st.slots.size() < st.spec().workers)) {
+        finish(self, make_error(errc::job_failed,
+                       std::to_string(st.shards.size()) + " of "
+                         + std::to_string(st.spec().shards) + " shards and "
+                         + std::to_string(st.slots.size()) + " of "
+                         + std::to_string(st.spec().workers)
+                         + " workers registered in the join timeout ("
+                         + seconds_text(st.cfg.join_timeout) + ")"));
+      }
+      return caf::unit;
+    },
   };
 }
 
@@ -526,6 +634,7 @@ scheduler_internal::behavior_type scheduler(
   st.map = shard_map::make(st.net->shapes(), cfg.spec.shards);
   st.mode = mode_at(cfg.spec.modes, 1);
   st.progress.job = cfg.spec.job;
+  st.result.job = cfg.spec.job;
   st.cfg = std::move(cfg);
   // An error message is not a reply to anything the scheduler waits for
   // (it waits for replies through their own handlers): one from a peer is
@@ -538,12 +647,16 @@ scheduler_internal::behavior_type scheduler(
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     for (uint32_t s = 0; s < st.shards.size(); ++s) {
-      if (msg.source == st.shards[s].handle.address()) {
-        finish(self, make_error(errc::job_failed,
-                       "server shard " + std::to_string(s) + " stopped ("
-                         + to_string(msg.reason) + ")"));
-        return;
-      }
+      auto& shard = st.shards[s];
+      if (!shard.live || msg.source != shard.handle.address())
+        continue;
+      shard.live = false;
+      if (!st.over)
+        finish(
+          self, make_error(errc::job_failed,
+                  "server shard " + std::to_string(s)
+                    + (shard.remote ? " on node " + shard.node : std::string{})
+                    + " stopped (" + self->system().render(msg.reason) + ")"));
     }
     for (uint32_t w = 0; w < st.slots.size(); ++w) {
       auto& slot = st.slots[w];
@@ -553,17 +666,31 @@ scheduler_internal::behavior_type scheduler(
       slot.active = false;
       slot.clock_wait = false;
       slot.plan_wait = false;
+      if (st.over)
+        continue;
+      ++st.lost_workers;
       if (msg.reason) {
         st.last_loss = "worker " + std::to_string(w) + ": "
                        + self->system().render(msg.reason);
-        detail::log(self, "worker " + std::to_string(w) + " died ("
-                            + self->system().render(msg.reason)
-                            + "); going on without it");
+        auto live = std::count_if(
+          st.slots.begin(), st.slots.end(), [](const worker_slot& s) {
+            return s.live;
+          });
+        detail::log(
+          self, "worker " + std::to_string(w)
+                  + (slot.remote ? " on node " + slot.node : std::string{})
+                  + " died (" + self->system().render(msg.reason)
+                  + "); going on with " + std::to_string(live) + " of "
+                  + std::to_string(st.slots.size()) + " workers");
       }
       st.release();
       check_epoch_end(self);
     }
+    if (st.over && still_running(st) == 0)
+      self->quit(caf::exit_reason::normal);
   });
+  if (st.cfg.join_timeout.count() > 0)
+    self->delayed_send(self, st.cfg.join_timeout, deadline_atom::value, true);
   return behavior_of(self, st.mode);
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -29,6 +30,12 @@ struct scheduler_config {
   job_spec spec;
   /// Held-out data validated after each epoch; may be null.
   std::shared_ptr<const dataset> test;
+  /// How long the scheduler waits for the job's shards and workers to
+  /// register; zero waits as long as it takes. Default: zero.
+  std::chrono::milliseconds join_timeout{0};
+  /// The cluster secret joiners must prove they hold (see
+  /// actors/net/secret.hpp); empty: none. Default: none.
+  std::string secret;
 };
 
 /// What the scheduler knows about one worker.
@@ -36,6 +43,8 @@ struct worker_slot {
   worker_actor handle;
   std::string node;
   bool shares_memory = false;
+  /// On another CAF node (process) than the scheduler.
+  bool remote = false;
   bool live = true;
   /// Still training in the current epoch.
   bool active = false;
@@ -57,6 +66,10 @@ struct shard_slot {
   server_shard_actor handle;
   std::string node;
   bool shares_memory = false;
+  bool remote = false;
+  /// Where its node listens for workers (registration::endpoint).
+  std::string endpoint;
+  bool live = true;
 };
 
 /// State of the scheduler actor; survives every `become`.
@@ -102,6 +115,15 @@ struct scheduler_state {
   std::string last_loss;
   /// Messages refused because of their sender or version.
   uint64_t refused = 0;
+  /// Nonces handed out (hello) and not yet used, by the actor they were
+  /// given to; oldest first.
+  std::vector<std::pair<caf::strong_actor_ptr, std::string>> nonces;
+  /// The job ended (finish): well or not, it takes no further work. If
+  /// well, the scheduler waits for its shards and workers to stop (so that
+  /// its last messages reach every node before its own stops).
+  bool over = false;
+  /// Workers lost in the current epoch.
+  uint64_t lost_workers = 0;
   run_result result;
   std::chrono::steady_clock::time_point start;
   std::chrono::steady_clock::time_point epoch_start;

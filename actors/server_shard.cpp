@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "actors/join.hpp"
 #include "actors/sender.hpp"
 #include "linalg/core/finite.hpp"
 #include "messages/errc.hpp"
@@ -72,6 +73,11 @@ caf::error check_push(const server_shard_state& st, const gradient_push& p) {
         + ", which owns " + std::to_string(st.mem->values.size()));
   if (!all_finite(p.values))
     return make_error(errc::not_finite, "push holds a NaN or infinity");
+  auto now = st.mem->version.load(std::memory_order_relaxed);
+  if (p.version > now)
+    return make_error(errc::bad_version,
+      "push computed from version " + std::to_string(p.version) + " of "
+        + who(st) + ", which is at " + std::to_string(now));
   return {};
 }
 
@@ -119,16 +125,17 @@ server_shard_actor::behavior_type server_shard(
     if (msg.source == self->state.cfg.scheduler.address())
       self->quit(msg.reason);
   });
-  // A shard sends no requests, so no error message is meant for it: one
-  // from a peer is counted and dropped instead of stopping the shard.
-  self->set_error_handler([=](caf::error&) {
-    ++self->state.stats.rejected;
+  // An error message from the scheduler refuses the shard's registration:
+  // it stops, with that error. A shard sends no other requests, so an
+  // error message from anyone else is meant for nothing: it is counted and
+  // dropped instead of stopping the shard (CAF's default).
+  self->set_error_handler([=](caf::error& err) {
+    if (sent_by(self, self->state.cfg.scheduler))
+      self->quit(err);
+    else
+      ++self->state.stats.rejected;
   });
-  registration reg;
-  reg.role = node_role::server;
-  reg.node = st.cfg.node ? st.cfg.node->name : "";
-  reg.shares_memory = st.cfg.node && st.cfg.node->board;
-  self->send(st.cfg.scheduler, register_atom::value, std::move(reg));
+  register_with(self, st.cfg.scheduler, node_role::server, st.cfg.node);
   return {
     [=](push_atom, gradient_push& p) -> caf::result<uint64_t> {
       auto& st = self->state;
@@ -195,6 +202,12 @@ server_shard_actor::behavior_type server_shard(
         // monitor ends the run naming it.
         self->quit(make_error(errc::bad_shape, who(st) + ": " + e.what()));
       }
+      return caf::unit;
+    },
+    [=](done_atom, uint64_t job) -> caf::result<void> {
+      if (auto err = check_scheduler(self, job, "done"))
+        return err;
+      self->quit(caf::exit_reason::normal);
       return caf::unit;
     },
     [=](roster_atom, worker_roster& r) -> caf::result<uint64_t> {

@@ -1,12 +1,16 @@
 #include "actors/worker.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 #include <caf/event_based_actor.hpp>
 
+#include "actors/join.hpp"
+#include "actors/net/endpoint.hpp"
 #include "actors/sender.hpp"
 #include "linalg/core/finite.hpp"
 #include "linalg/data/feature_transform.hpp"
@@ -428,6 +432,12 @@ caf::error take_slice(worker_state& st, worker_slice& slice) {
     st.id = slice.id;
     st.rows = std::move(slice.rows);
     st.shards = std::move(slice.shards);
+    st.endpoints = std::move(slice.endpoints);
+    if (!st.endpoints.empty() && st.endpoints.size() != st.shards.size())
+      throw std::invalid_argument(
+        "the slice names " + std::to_string(st.endpoints.size())
+        + " shard addresses for " + std::to_string(st.shards.size())
+        + " shards");
     validate(st.spec.opts);
     st.net = make_model(st.spec.opts.model);
     if (st.shards.size() != st.spec.shards)
@@ -464,6 +474,62 @@ caf::error take_slice(worker_state& st, worker_slice& slice) {
   st.progress_sent = std::chrono::steady_clock::now();
   st.has_slice = true;
   return {};
+}
+
+// Connects this worker's node to the node of every shard that listens on
+// an address of its own (a server node of a cluster), so that pushes and
+// pulls go there directly: CAF 0.17 would otherwise relay them through the
+// scheduler's node, which told this one about the shards. A plan that
+// comes meanwhile waits.
+void connect_shards(worker_pointer self) {
+  auto& st = self->state;
+  // Endpoint -> the node the shards there live on.
+  std::map<std::string, caf::node_id> targets;
+  for (size_t s = 0; s < st.shards.size(); ++s)
+    if (!st.endpoints.empty() && !st.endpoints[s].empty()
+        && st.shards[s].node() != self->node())
+      targets.emplace(st.endpoints[s], st.shards[s].node());
+  if (targets.empty())
+    return;
+  auto* node = st.cfg.node.get();
+  if (!node || !node->connector) {
+    fail(self, make_error(errc::unsupported,
+                 who(st) + " has no network to reach the shards at "
+                   + targets.begin()->first));
+    return;
+  }
+  st.connecting = targets.size();
+  for (auto& [text, expected] : targets) {
+    endpoint ep;
+    try {
+      ep = parse_endpoint(text);
+    } catch (const std::invalid_argument& e) {
+      fail(self,
+        make_error(errc::bad_shape, who(st) + ": shard address " + e.what()));
+      return;
+    }
+    self
+      ->request(node->connector, ms(st.spec.timeouts.control_ms),
+        caf::connect_atom::value, ep.host, ep.port)
+      .then(
+        [=](caf::node_id& reached, caf::strong_actor_ptr&,
+          std::set<std::string>&) {
+          auto& st = self->state;
+          if (reached != expected) {
+            fail(self,
+              make_error(errc::bad_sender,
+                who(st) + ": " + text + " is another node than its shards'"));
+            return;
+          }
+          if (--st.connecting == 0 && st.held_plan)
+            begin_epoch(self, *std::exchange(st.held_plan, std::nullopt));
+        },
+        [=](caf::error& err) {
+          fail(self, make_error(errc::job_failed,
+                       who(self->state) + " cannot reach the shards at " + text
+                         + " (" + self->system().render(err) + ")"));
+        });
+  }
 }
 
 // Whether the current message comes from the scheduler; counts it if not.
@@ -535,11 +601,7 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
     else
       ++self->state.refused;
   });
-  registration reg;
-  reg.role = node_role::worker;
-  reg.node = st.cfg.node ? st.cfg.node->name : "";
-  reg.shares_memory = st.cfg.node && st.cfg.node->board;
-  self->send(st.cfg.scheduler, register_atom::value, std::move(reg));
+  register_with(self, st.cfg.scheduler, node_role::worker, st.cfg.node);
   return {
     [=](worker_slice& slice) -> caf::result<void> {
       if (auto err = check_scheduler(self, "slice"))
@@ -549,6 +611,8 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
         return make_error(errc::out_of_order, who(st) + " has its slice");
       if (auto err = take_slice(st, slice))
         fail(self, err);
+      else
+        connect_shards(self);
       return caf::unit;
     },
     [=](epoch_plan& plan) -> caf::result<void> {
@@ -557,7 +621,10 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
       auto& st = self->state;
       if (!st.has_slice || plan.job != st.spec.job)
         return make_error(errc::out_of_order, "plan before the slice");
-      begin_epoch(self, std::move(plan));
+      if (st.connecting > 0)
+        st.held_plan = std::move(plan);
+      else
+        begin_epoch(self, std::move(plan));
       return caf::unit;
     },
     [=](grant_atom, uint64_t job, uint64_t) -> caf::result<void> {

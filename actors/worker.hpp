@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <caf/typed_event_based_actor.hpp>
@@ -52,6 +54,12 @@ struct worker_state {
   bool has_slice = false;
   std::vector<uint32_t> rows;
   std::vector<server_shard_actor> shards;
+  /// Per shard, the address of its node's listener (empty: none).
+  std::vector<std::string> endpoints;
+  /// Connections to shards' nodes still being made; a plan that comes
+  /// meanwhile waits in held_plan.
+  size_t connecting = 0;
+  std::optional<epoch_plan> held_plan;
   shard_map map;
   std::shared_ptr<const dataset> train;
   std::unique_ptr<model> net;

@@ -8,4 +8,7 @@ int train_command(int argc, char** argv);
 /// `paramserv eval ...`; argv[0] is "eval". Returns the exit code.
 int eval_command(int argc, char** argv);
 
+/// `paramserv node ...`; argv[0] is "node". Returns the exit code.
+int node_command(int argc, char** argv);
+
 } // namespace paramserv::app

@@ -16,6 +16,7 @@ constexpr const char* usage = R"(usage: paramserv COMMAND [options]
 Commands:
   train   train a model (sequential or parameter-server backend)
   eval    evaluate a saved model on a data set
+  node    run a node of a cluster: the scheduler, server shards, workers
 
 Run 'paramserv COMMAND --help' for a command's options.
 )";
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
     return paramserv::app::train_command(argc - 1, argv + 1);
   if (cmd == "eval")
     return paramserv::app::eval_command(argc - 1, argv + 1);
+  if (cmd == "node")
+    return paramserv::app::node_command(argc - 1, argv + 1);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return 0;

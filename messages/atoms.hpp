@@ -19,5 +19,8 @@ using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using roster_atom = caf::atom_constant<caf::atom("roster")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using step_atom = caf::atom_constant<caf::atom("step")>;
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 } // namespace paramserv

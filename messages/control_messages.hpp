@@ -168,7 +168,7 @@ typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
   return f(caf::meta::type_name("epoch_metrics"), x.epoch, x.elapsed_s,
     x.train_loss, x.test_loss, x.test_accuracy, x.samples_per_s, x.lr, x.pushes,
     x.mean_staleness, x.max_staleness, x.max_clock_gap, x.max_read_lag,
-    x.skipped);
+    x.skipped, x.workers, x.workers_lost);
 }
 
 } // namespace paramserv

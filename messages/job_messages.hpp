@@ -30,7 +30,7 @@ namespace paramserv {
 
 /// Version of the messages below; a node that registers with another
 /// version is refused.
-constexpr uint32_t protocol_version = 1;
+constexpr uint32_t protocol_version = 2;
 
 /// Where a worker's training data comes from: a file every node can read,
 /// and how to read and scale it. The rows it owns travel in its
@@ -135,9 +135,20 @@ struct registration {
   /// (Hogwild! in place needs every shard and worker on one node to).
   bool shares_memory = false;
   uint32_t protocol = protocol_version;
+  /// The registering node's paramserv version (runtime_version()): nodes of
+  /// one job run the same release.
+  std::string version;
+  /// A shard's data-path address, "HOST:PORT", where its node listens for
+  /// workers; empty when it shares a process with the scheduler or has no
+  /// network.
+  std::string endpoint;
+  /// With a cluster secret: HMAC-SHA256 of the nonce the scheduler gave
+  /// this actor (hello_atom), keyed with the secret (hex). Else empty.
+  std::string proof;
 
   auto fields() {
-    return std::tie(role, node, shares_memory, protocol);
+    return std::tie(
+      role, node, shares_memory, protocol, version, endpoint, proof);
   }
   friend bool operator==(const registration&, const registration&) = default;
 };
@@ -172,9 +183,14 @@ struct worker_slice {
   std::vector<key_range> keys;
   std::vector<uint32_t> owner;
   std::vector<server_shard_actor> shards;
+  /// Per shard, the address its node listens on (registration::endpoint):
+  /// a worker connects to each before training, so that its pushes and
+  /// pulls go to the shard's node directly instead of through the
+  /// scheduler's. Empty entries need no connection.
+  std::vector<std::string> endpoints;
 
   auto fields() {
-    return std::tie(spec, id, rows, keys, owner, shards);
+    return std::tie(spec, id, rows, keys, owner, shards, endpoints);
   }
   friend bool operator==(const worker_slice&, const worker_slice&) = default;
 };

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -13,6 +14,8 @@ namespace paramserv {
 struct registration;
 
 /// The scheduler: hands out the job and enforces the consistency mode.
+/// - hello: the sender gets a nonce to prove, in its registration, that it
+///   holds the cluster secret (needed only when the scheduler has one);
 /// - register: a shard or worker asks to take part (the sender is the
 ///   actor registering); it gets its slice as a message (see
 ///   job_messages.hpp);
@@ -27,14 +30,18 @@ struct registration;
 /// Messages naming a worker id must come from the worker registered under
 /// it; others are refused with errc::bad_sender and counted.
 using scheduler_actor
-  = caf::typed_actor<caf::reacts_to<register_atom, registration>,
+  = caf::typed_actor<caf::replies_to<hello_atom>::with<std::string>,
+    caf::reacts_to<register_atom, registration>,
     caf::reacts_to<clock_atom, uint32_t, uint64_t>,
     caf::reacts_to<epoch_atom, epoch_report>,
     caf::reacts_to<progress_atom, progress_report>, caf::reacts_to<run_atom>>;
 
 /// The scheduler's whole interface: the public one plus `tick`, its own
-/// timer (it forwards the progress totals to whoever ran the job). Checked
-/// at run time too: a tick from anyone else is refused.
-using scheduler_internal = scheduler_actor::extend<caf::reacts_to<tick_atom>>;
+/// timer (it forwards the progress totals to whoever ran the job), and
+/// `deadline`, the end of the time it waits for the job's shards and
+/// workers to register (true) or, once the job ended, to stop (false). Checked
+/// at run time too: either from anyone else is refused.
+using scheduler_internal = scheduler_actor::extend<caf::reacts_to<tick_atom>,
+  caf::reacts_to<deadline_atom, bool>>;
 
 } // namespace paramserv

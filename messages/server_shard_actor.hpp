@@ -25,7 +25,8 @@ struct worker_roster;
 /// - roster: the registered workers;
 /// - commit: apply the buffered pushes of one synchronous clock;
 /// - mode: how to apply pushes from now on, and the learning rate;
-/// - stats: counters since the last stats request.
+/// - stats: counters since the last stats request;
+/// - done: the job (by id) ended well; the shard stops (normally).
 /// A shard has no internal messages (no timers, no self-messages), so this
 /// one interface is its whole one.
 using server_shard_actor
@@ -35,6 +36,7 @@ using server_shard_actor
     caf::replies_to<roster_atom, worker_roster>::with<uint64_t>,
     caf::replies_to<commit_atom, commit_request>::with<uint64_t>,
     caf::replies_to<mode_atom, shard_mode>::with<uint64_t>,
-    caf::replies_to<stats_atom>::with<shard_stats>>;
+    caf::replies_to<stats_atom>::with<shard_stats>,
+    caf::reacts_to<done_atom, uint64_t>>;
 
 } // namespace paramserv

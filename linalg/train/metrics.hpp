@@ -37,6 +37,11 @@ struct epoch_metrics {
   /// Updates not applied because they held a NaN or infinity (a worker
   /// checks its whole update before pushing any of it).
   uint64_t skipped = 0;
+  /// Workers alive at the end of the epoch, and how many of the job's
+  /// workers were lost in it (died, their process killed or their link
+  /// cut). 0 and 0 for the sequential trainer.
+  uint64_t workers = 0;
+  uint64_t workers_lost = 0;
 
   friend bool operator==(const epoch_metrics&, const epoch_metrics&) = default;
 };
@@ -44,7 +49,8 @@ struct epoch_metrics {
 /// Writes epoch_metrics as CSV, one row per epoch, flushed as it goes so a
 /// running job can be watched. Columns:
 /// epoch,elapsed_s,train_loss,test_loss,test_accuracy,samples_per_s,lr,
-/// pushes,mean_staleness,max_staleness,max_clock_gap,max_read_lag,skipped
+/// pushes,mean_staleness,max_staleness,max_clock_gap,max_read_lag,skipped,
+/// workers,workers_lost
 class metrics_writer {
 public:
   /// Opens (truncates) `path` and writes the header.

@@ -24,6 +24,7 @@
 #include <caf/sec.hpp>
 
 #include "actors/local_backend.hpp"
+#include "actors/runtime_info.hpp"
 #include "actors/server_shard.hpp"
 #include "actors/worker.hpp"
 #include "linalg/data/partition.hpp"
@@ -64,7 +65,8 @@ caf::behavior stand_in_shard(caf::stateful_actor<stand_in_state>* self,
     log += what;
   };
   self->send(sched, register_atom::value,
-    registration{node_role::server, "test", false, protocol_version});
+    registration{node_role::server, "test", false, protocol_version,
+      runtime_version(), "", ""});
   return {
     [=](shard_slice& slice) {
       note("slice");
@@ -131,7 +133,8 @@ struct stand_in_worker_state {
 caf::behavior stand_in_worker(caf::stateful_actor<stand_in_worker_state>* self,
   scheduler_actor sched, caf::actor observer) {
   self->send(sched, register_atom::value,
-    registration{node_role::worker, "test", false, protocol_version});
+    registration{node_role::worker, "test", false, protocol_version,
+      runtime_version(), "", ""});
   return {
     [=](worker_slice& slice) {
       self->state.job = slice.spec.job;
@@ -181,7 +184,9 @@ struct fixture {
 
   explicit fixture(size_t k, bool stand_in = false, size_t epochs = 2) {
     spec = small_spec(k, 1, epochs, "bsp@1", 60);
-    sched = sys.spawn(scheduler, scheduler_config{spec, nullptr});
+    scheduler_config sc;
+    sc.spec = spec;
+    sched = sys.spawn(scheduler, std::move(sc));
     auto observer = caf::actor_cast<caf::actor>(self);
     if (stand_in)
       shard = sys.spawn(stand_in_shard, sched, observer);
@@ -401,8 +406,8 @@ TEST_CASE("messages naming a worker are refused unless they come from the "
   CHECK(out.result->rejected == 3);
 }
 
-TEST_CASE("a registration of another protocol version, or one too many, is "
-          "refused") {
+TEST_CASE("a registration of another protocol version or release, or one too "
+          "many, is refused") {
   fixture f{1};
   caf::scoped_actor other{f.sys};
   auto ask = [&](registration reg) {
@@ -414,11 +419,17 @@ TEST_CASE("a registration of another protocol version, or one too many, is "
         });
     return result;
   };
-  CHECK(ask(registration{node_role::worker, "x", false, protocol_version + 1})
+  CHECK(ask(registration{node_role::worker, "x", false, protocol_version + 1,
+          runtime_version(), "", ""})
         == make_error(errc::bad_version, ""));
-  CHECK(ask(registration{node_role::worker, "x", false, protocol_version})
+  CHECK(ask(registration{node_role::worker, "x", false, protocol_version,
+          "paramserv 0.0.1 (CAF 0.17.6)", "", ""})
+        == make_error(errc::bad_version, ""));
+  CHECK(ask(registration{node_role::worker, "x", false, protocol_version,
+          runtime_version(), "", ""})
         == make_error(errc::out_of_order, ""));
-  CHECK(ask(registration{node_role::server, "x", false, protocol_version})
+  CHECK(ask(registration{node_role::server, "x", false, protocol_version,
+          runtime_version(), "", ""})
         == make_error(errc::out_of_order, ""));
 }
 

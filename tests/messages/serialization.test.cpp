@@ -386,6 +386,8 @@ run_result sample(const std::vector<caf::actor>&) {
   m.pushes = 40;
   m.max_read_lag = 3;
   m.skipped = 1;
+  m.workers = 3;
+  m.workers_lost = 1;
   return {{m, m}, {1.0f, 2.0f}, 3, 4, 5, {"epoch 1: mode bsp", ""}, 0xfeed};
 }
 
@@ -461,7 +463,8 @@ job_spec sample(const std::vector<caf::actor>& live) {
 
 template <>
 registration sample(const std::vector<caf::actor>&) {
-  return {node_role::server, "host-a:4242", true, protocol_version + 1};
+  return {node_role::server, "host-a:4242", true, protocol_version + 1,
+    "paramserv 9.9.9", "10.0.0.2:7401", "00ff"};
 }
 
 template <>
@@ -494,6 +497,7 @@ worker_slice sample(const std::vector<caf::actor>& live) {
     .owner = {0, 1},
     .shards = {caf::actor_cast<server_shard_actor>(live[0]),
       caf::actor_cast<server_shard_actor>(live[1])},
+    .endpoints = {"", "10.0.0.3:7402"},
   };
 }
 
@@ -627,10 +631,10 @@ TEST_CASE("a message claiming a huge float buffer inside a nested job "
     // The rest of the data source: shift and scale (8 + 2 * 4 each), rows
     // (8); the timeouts (3 * 4) and progress_ms (4); then worker_slice's
     // id (4), rows (8 + 2 * 4), keys (8 + one key_range of 4 + 8 + 8),
-    // owner (8 + 4) and shards (8 + 0).
+    // owner (8 + 4), shards (8 + 0) and endpoints (8 + 0).
     constexpr size_t spec = shift_at + 2 * (8 + 2 * 4) + 8 + 3 * 4 + 4;
-    REQUIRE(
-      buf.size() == spec + 4 + (8 + 2 * 4) + (8 + (4 + 8 + 8)) + (8 + 4) + 8);
+    REQUIRE(buf.size()
+            == spec + 4 + (8 + 2 * 4) + (8 + (4 + 8 + 8)) + (8 + 4) + 8 + 8);
     REQUIRE(length_at(buf, shift_at) == 2);
     REQUIRE(length_at(buf, shift_at + 8 + 2 * 4) == 2); // the scale's
     SUBCASE("all bits set") {
