@@ -25,7 +25,8 @@ done
 
 packages=(cmake g++ make libcaf-dev libarmadillo-dev libopenblas-dev
           libboost-program-options-dev doctest-dev zlib1g-dev
-          nlohmann-json3-dev python3-numpy dataset-fashion-mnist)
+          nlohmann-json3-dev libssl-dev openssl iproute2 python3-numpy
+          dataset-fashion-mnist)
 if [ "$bench" = ON ]; then
   packages+=(python3-torch)
 fi
