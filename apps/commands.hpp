@@ -11,4 +11,7 @@ int eval_command(int argc, char** argv);
 /// `paramserv node ...`; argv[0] is "node". Returns the exit code.
 int node_command(int argc, char** argv);
 
+/// `paramserv launch ...`; argv[0] is "launch". Returns the exit code.
+int launch_command(int argc, char** argv);
+
 } // namespace paramserv::app

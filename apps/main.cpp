@@ -17,6 +17,8 @@ Commands:
   train   train a model (sequential or parameter-server backend)
   eval    evaluate a saved model on a data set
   node    run a node of a cluster: the scheduler, server shards, workers
+  launch  run a whole cluster on this machine (a scheduler, server and
+          worker processes) and stop it when the job ends
 
 Run 'paramserv COMMAND --help' for a command's options.
 )";
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
     return paramserv::app::eval_command(argc - 1, argv + 1);
   if (cmd == "node")
     return paramserv::app::node_command(argc - 1, argv + 1);
+  if (cmd == "launch")
+    return paramserv::app::launch_command(argc - 1, argv + 1);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return 0;

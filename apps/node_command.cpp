@@ -20,6 +20,7 @@
 #include "actors/server_shard.hpp"
 #include "actors/worker.hpp"
 #include "apps/job_options.hpp"
+#include "apps/node_options.hpp"
 #include "linalg/core/blas_threads.hpp"
 #include "messages/errc.hpp"
 
@@ -35,13 +36,8 @@ struct node_cli {
   std::string join;
   size_t local_shards = 1;
   size_t local_workers = 1;
-  double join_timeout = 60;
-  std::string tls_cert;
-  std::string tls_key;
-  std::string tls_ca;
-  std::string secret_file;
-  double heartbeat = 0.5;
-  double connection_timeout = 5;
+  network_cli net;
+  launch_cli launch;
 };
 
 po::options_description describe_node(node_cli& c) {
@@ -61,25 +57,11 @@ po::options_description describe_node(node_cli& c) {
      "server role: shards on this node (the job's --shards is the total)")
     ("local-workers",
      po::value(&c.local_workers)->default_value(c.local_workers),
-     "worker role: workers on this node (the job's --workers is the total)")
-    ("join-timeout", po::value(&c.join_timeout)->default_value(c.join_timeout),
-     "seconds the scheduler waits for every shard and worker to register, "
-     "and a joiner keeps trying to reach the scheduler")
-    ("tls-cert", po::value(&c.tls_cert), "this node's certificate (PEM)")
-    ("tls-key", po::value(&c.tls_key), "this node's private key (PEM)")
-    ("tls-ca", po::value(&c.tls_ca),
-     "the cluster's certificate authority (PEM): peers must hold a "
-     "certificate it signed")
-    ("secret-file", po::value(&c.secret_file),
-     "a file only its owner may read holding the cluster secret: joiners "
-     "prove they hold it (challenge and HMAC) before they get any of the "
-     "job")
-    ("heartbeat", po::value(&c.heartbeat)->default_value(c.heartbeat),
-     "seconds between heartbeats of connected nodes")
-    ("connection-timeout",
-     po::value(&c.connection_timeout)->default_value(c.connection_timeout),
-     "seconds of silence after which a peer node counts as gone");
+     "worker role: workers on this node (the job's --workers is the "
+     "total)");
   // clang-format on
+  desc.add(describe_network(c.net));
+  desc.add(describe_launch(c.launch));
   return desc;
 }
 
@@ -231,21 +213,8 @@ int run(int argc, char** argv) {
     throw usage_error("--local-shards: must be positive");
   if (r.worker && ncli.local_workers == 0)
     throw usage_error("--local-workers: must be positive");
-  network_options net;
-  net.tls_cert = ncli.tls_cert;
-  net.tls_key = ncli.tls_key;
-  net.tls_ca = ncli.tls_ca;
-  net.heartbeat = millis("--heartbeat", ncli.heartbeat);
-  net.connection_timeout
-    = millis("--connection-timeout", ncli.connection_timeout);
-  auto join_timeout = millis("--join-timeout", ncli.join_timeout);
-  try {
-    validate(net);
-  } catch (const std::invalid_argument& e) {
-    throw usage_error(e.what());
-  }
-  if (!ncli.secret_file.empty())
-    net.secret = read_secret_file(ncli.secret_file);
+  auto net = to_network_options(ncli.net);
+  auto join_timeout = millis("--join-timeout", ncli.net.join_timeout);
   auto listen = endpoint_flag("--listen", ncli.listen);
   if (!net.tls() && !is_loopback(listen.host) && (r.scheduler || r.server))
     throw usage_error(
