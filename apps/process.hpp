@@ -139,10 +139,11 @@ public:
   /// quiet, so stop watching it once eof() is true.
   int output_fd() const;
 
+  /// An empty object: no child (pid() == -1, eof()), as after a move.
+  child_process() = default;
+
 private:
   using clock = std::chrono::steady_clock;
-
-  child_process() = default;
 
   // Whether the child ended (a zombie or reaped), without reaping it.
   bool ended();

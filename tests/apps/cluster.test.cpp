@@ -1,0 +1,438 @@
+// End-to-end tests of the distributed backend: `paramserv launch` and
+// `paramserv node` processes on 127.0.0.1, with ports the operating system
+// picks. Every process is a child_process (its own process group, killed
+// and reaped when the test ends, whatever the path); every wait is on an
+// event (a line, an exit) with a bound that only guards against a hang.
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/process.hpp"
+#include "linalg/core/random.hpp"
+#include "tests/test_support.hpp"
+
+using namespace paramserv;
+using namespace paramserv::app;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Generous bounds: they only keep a broken build from hanging the suite.
+constexpr milliseconds start_bound{30000};
+constexpr milliseconds run_bound{120000};
+
+// A temporary directory with blobs data as CSV (label first).
+struct cluster_fixture {
+  test::temp_dir dir{"paramserv-cluster"};
+  std::string data;
+
+  explicit cluster_fixture(size_t rows = 600) {
+    auto d = test::blobs(rows, 7);
+    std::ostringstream csv;
+    for (size_t j = 0; j < d.size(); ++j) {
+      csv << d.y[j];
+      for (size_t i = 0; i < d.features(); ++i)
+        csv << ',' << d.x(i, j);
+      csv << '\n';
+    }
+    data = dir.write("blobs.csv", csv.str());
+  }
+
+  // The job flags of a small softmax job on the blobs.
+  std::vector<std::string> job(size_t epochs, const std::string& mode) const {
+    std::vector<std::string> a{"--data", data, "--test-data", data, "--model",
+      "softmax", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "16",
+      "--epochs", std::to_string(epochs), "--seed", "3"};
+    if (mode == "ssp")
+      a.insert(a.end(), {"--mode", "ssp", "--staleness", "1"});
+    else if (mode == "sbp")
+      a.insert(a.end(), {"--mode", "sbp", "--backup-workers", "1"});
+    else
+      a.insert(a.end(), {"--mode", mode});
+    return a;
+  }
+};
+
+std::vector<std::string> concat(
+  std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+child_process start(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{PARAMSERV_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  child_options opts;
+  opts.capture_stdout = true;
+  opts.capture_stderr = true;
+  return child_process::start(argv, opts);
+}
+
+// What a finished process printed, and how it ended.
+struct finished {
+  int status = -1;
+  std::string text;
+
+  bool ok() const {
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  int code() const {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
+// Reads `p`'s output to its end and reaps it, within `bound`; `before` is
+// output read earlier.
+finished finish(child_process& p, milliseconds bound, std::string before = {}) {
+  finished result;
+  result.text = std::move(before);
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!p.eof()) {
+    auto left = std::chrono::duration_cast<milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      break;
+    if (auto line = p.read_line(left))
+      result.text += *line + "\n";
+  }
+  auto left = std::chrono::duration_cast<milliseconds>(
+    deadline - std::chrono::steady_clock::now());
+  auto status = p.wait_exit(std::max(left, milliseconds(0)));
+  if (!status) {
+    FAIL_CHECK("process " << p.pid() << " did not end in time; output:\n"
+                          << result.text);
+    status = p.stop(milliseconds(1000));
+  }
+  result.status = *status;
+  return result;
+}
+
+// Waits for a line containing `needle`; returns it (empty on failure)
+// and appends everything read to `log`.
+std::string await_line(child_process& p, const std::string& needle,
+  std::string& log, milliseconds bound = start_bound) {
+  std::vector<std::string> seen;
+  auto line = p.wait_for_line(needle, bound, &seen);
+  for (auto& s : seen)
+    log += s + "\n";
+  if (!line) {
+    FAIL_CHECK("no line with \"" << needle << "\"; output:\n" << log);
+    return {};
+  }
+  log += *line + "\n";
+  return *line;
+}
+
+// The scheduler's address from its "listening on HOST:PORT," line.
+std::string address_of(const std::string& line) {
+  static const std::string marker = "listening on ";
+  auto at = line.find(marker);
+  REQUIRE(at != std::string::npos);
+  auto rest = line.substr(at + marker.size());
+  return rest.substr(0, rest.find_first_of(", "));
+}
+
+std::map<std::string, std::string> summary(const std::string& text) {
+  std::map<std::string, std::string> result;
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.rfind("summary ", 0) == 0)
+      last = line;
+  std::istringstream words(last);
+  std::string word;
+  while (words >> word)
+    if (auto eq = word.find('='); eq != std::string::npos)
+      result[word.substr(0, eq)] = word.substr(eq + 1);
+  return result;
+}
+
+// The tensors of a saved model by name (the file names carry a random
+// suffix), as bytes.
+std::map<std::string, std::string> tensors(const std::string& dir) {
+  std::map<std::string, std::string> result;
+  for (auto& entry : std::filesystem::directory_iterator(dir)) {
+    auto name = entry.path().filename().string();
+    if (entry.path().extension() != ".npy")
+      continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    result[name.substr(0, name.find('.'))] = bytes.str();
+  }
+  return result;
+}
+
+// A cluster started node by node: a scheduler, one server node, and a
+// worker node per worker.
+struct nodes {
+  child_process scheduler;
+  std::string log;
+  std::string address;
+  child_process server;
+  std::vector<child_process> workers;
+};
+
+nodes start_nodes(const cluster_fixture& f, const std::vector<std::string>& job,
+  size_t workers, const std::vector<std::string>& extra = {}) {
+  nodes n;
+  n.scheduler = start(concat(concat({"node", "--role", "scheduler"}, job),
+    concat(extra, {"--workers", std::to_string(workers), "--shards", "1"})));
+  n.address = address_of(await_line(n.scheduler, "listening on", n.log));
+  n.server = start(concat(
+    {"node", "--role", "server", "--join", n.address, "--local-shards", "1"},
+    extra));
+  for (size_t w = 0; w < workers; ++w)
+    n.workers.push_back(
+      start(concat({"node", "--role", "worker", "--join", n.address}, extra)));
+  (void)f;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("paramserv launch trains with 2 server and 2 worker nodes in every "
+          "mode") {
+  cluster_fixture f;
+  for (std::string mode : {"bsp", "asp", "ssp", "sbp", "hogwild"}) {
+    CAPTURE(mode);
+    auto p = start(concat({"launch", "--server-nodes", "2", "--worker-nodes",
+                            "2", "--shards", "2", "--workers", "2"},
+      f.job(3, mode)));
+    auto out = finish(p, run_bound);
+    CHECK_MESSAGE(out.ok(), out.text);
+    auto s = summary(out.text);
+    REQUIRE(s.count("test_accuracy") == 1);
+    CHECK(std::stod(s["test_accuracy"]) > 0.9);
+    CHECK(s["backend"] == "cluster");
+    // Every node ended when the job did.
+    size_t ended = 0;
+    for (size_t at = 0;
+         (at = out.text.find("the job ended", at)) != std::string::npos; ++at)
+      ++ended;
+    CHECK(ended == 4);
+    if (mode == "hogwild")
+      CHECK(test::contains(out.text, "running asp instead"));
+  }
+}
+
+TEST_CASE("a distributed bsp run saves the same model bytes as the local "
+          "backend") {
+  cluster_fixture f;
+  auto local = f.dir / "local";
+  auto cluster = f.dir / "cluster";
+  auto topology = std::vector<std::string>{"--shards", "2", "--workers", "2"};
+  auto a = start(
+    concat(concat({"train", "--backend", "local", "--save", local}, topology),
+      f.job(3, "bsp")));
+  auto out_a = finish(a, run_bound);
+  REQUIRE_MESSAGE(out_a.ok(), out_a.text);
+  auto b = start(concat(concat({"launch", "--server-nodes", "2",
+                                 "--worker-nodes", "2", "--save", cluster},
+                          topology),
+    f.job(3, "bsp")));
+  auto out_b = finish(b, run_bound);
+  REQUIRE_MESSAGE(out_b.ok(), out_b.text);
+  auto x = tensors(local);
+  auto y = tensors(cluster);
+  REQUIRE(x.size() == 4); // W1, b1, input shift and scale
+  CHECK(x == y);
+  // A different seed gives different bytes: the comparison can fail.
+  auto reseeded = f.job(3, "bsp");
+  *(std::find(reseeded.begin(), reseeded.end(), "--seed") + 1) = "4";
+  auto c
+    = start(concat(concat({"launch", "--server-nodes", "2", "--worker-nodes",
+                            "2", "--save", f.dir / "other"},
+                     topology),
+      reseeded));
+  REQUIRE(finish(c, run_bound).ok());
+  CHECK(tensors(f.dir / "other")["W1"] != x["W1"]);
+}
+
+TEST_CASE("a worker node killed mid-run leaves a finished run that says so") {
+  cluster_fixture f{2000};
+  for (std::string mode : {"bsp", "asp"}) {
+    CAPTURE(mode);
+    auto metrics = f.dir / ("metrics-" + mode + ".csv");
+    auto n = start_nodes(f, concat(f.job(20, mode), {"--metrics", metrics}), 2);
+    await_line(n.scheduler, "epoch 1/20", n.log, run_bound);
+    n.workers[1].signal_group(SIGKILL);
+    auto out = finish(n.scheduler, run_bound, n.log);
+    CHECK_MESSAGE(out.ok(), out.text);
+    CHECK(test::contains(out.text, "going on with 1 of 2 workers"));
+    CHECK(test::contains(out.text, "epoch 20/20"));
+    // The metrics say when a worker was lost, and how many were left.
+    std::ifstream in(metrics);
+    std::string header, row;
+    std::getline(in, header);
+    CHECK(header.ends_with(",workers,workers_lost"));
+    size_t lost = 0, rows = 0;
+    std::string last;
+    while (std::getline(in, row)) {
+      ++rows;
+      lost += row.ends_with(",1") ? 1 : 0;
+      last = row;
+    }
+    CHECK(rows == 20);
+    CHECK(lost == 1);
+    CHECK(last.ends_with(",1,0")); // one worker left, none lost then
+    CHECK(finish(n.server, run_bound).ok());
+    CHECK(finish(n.workers[0], run_bound).ok());
+  }
+}
+
+TEST_CASE("killing the scheduler stops every node with a clear message") {
+  cluster_fixture f{2000};
+  auto n = start_nodes(f, f.job(50, "asp"), 2);
+  await_line(n.scheduler, "epoch 1/50", n.log, run_bound);
+  n.scheduler.signal_group(SIGKILL);
+  finish(n.scheduler, run_bound);
+  for (auto* p : {&n.server, &n.workers[0], &n.workers[1]}) {
+    auto out = finish(*p, run_bound);
+    CHECK(out.code() == 1);
+    CHECK_MESSAGE(
+      test::contains(out.text, "lost the scheduler at " + n.address), out.text);
+  }
+}
+
+TEST_CASE("a joiner without the cluster secret is refused and the job goes "
+          "on") {
+  cluster_fixture f;
+  auto good = f.dir.write("good.secret", "correct horse battery staple\n");
+  auto bad = f.dir.write("bad.secret", "wrong horse\n");
+  ::chmod(good.c_str(), 0600);
+  ::chmod(bad.c_str(), 0600);
+  nodes n;
+  n.scheduler = start(concat({"node", "--role", "scheduler", "--workers", "1",
+                               "--shards", "1", "--secret-file", good},
+    f.job(2, "bsp")));
+  n.address = address_of(await_line(n.scheduler, "listening on", n.log));
+  auto intruder = start(
+    {"node", "--role", "worker", "--join", n.address, "--secret-file", bad});
+  auto refused = finish(intruder, run_bound);
+  CHECK(refused.code() == 1);
+  CHECK_MESSAGE(test::contains(refused.text, "did not prove it holds the "
+                                             "cluster secret"),
+    refused.text);
+  auto nosecret = start({"node", "--role", "worker", "--join", n.address});
+  CHECK(finish(nosecret, run_bound).code() == 1);
+  n.server = start(
+    {"node", "--role", "server", "--join", n.address, "--secret-file", good});
+  n.workers.push_back(start(
+    {"node", "--role", "worker", "--join", n.address, "--secret-file", good}));
+  auto out = finish(n.scheduler, run_bound, n.log);
+  CHECK_MESSAGE(out.ok(), out.text);
+  CHECK(test::contains(out.text, "refused a registration"));
+  CHECK(test::contains(out.text, "epoch 2/2"));
+  // A secret file others may read is refused before anything starts.
+  ::chmod(good.c_str(), 0644);
+  auto loose = start(
+    {"node", "--role", "worker", "--join", n.address, "--secret-file", good});
+  auto loose_out = finish(loose, run_bound);
+  CHECK(loose_out.code() == 2);
+  CHECK(test::contains(loose_out.text, good));
+}
+
+TEST_CASE("random bytes written to the scheduler's port do not stop the run") {
+  cluster_fixture f;
+  nodes n;
+  n.scheduler = start(
+    concat({"node", "--role", "scheduler", "--workers", "1", "--shards", "1"},
+      f.job(2, "asp")));
+  n.address = address_of(await_line(n.scheduler, "listening on", n.log));
+  auto port = static_cast<uint16_t>(
+    std::stoul(n.address.substr(n.address.rfind(':') + 1)));
+  rng gen{11};
+  for (int round = 0; round < 5; ++round) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    std::string junk(65536, '\0');
+    for (auto& c : junk)
+      c = static_cast<char>(gen.below(256));
+    // The node may close the connection midway: a short write is fine.
+    [[maybe_unused]] auto sent
+      = ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+    ::close(fd);
+  }
+  n.server = start({"node", "--role", "server", "--join", n.address});
+  n.workers.push_back(start({"node", "--role", "worker", "--join", n.address}));
+  auto out = finish(n.scheduler, run_bound, n.log);
+  CHECK_MESSAGE(out.ok(), out.text);
+  CHECK(test::contains(out.text, "epoch 2/2"));
+}
+
+TEST_CASE("a listener on an address other than loopback needs TLS") {
+  cluster_fixture f;
+  // 192.0.2.0/24 is TEST-NET-1: never assigned, so nothing is bound.
+  auto sched
+    = start(concat({"node", "--role", "scheduler", "--listen", "192.0.2.1:0"},
+      f.job(1, "bsp")));
+  auto out = finish(sched, run_bound);
+  CHECK(out.code() == 2);
+  CHECK(test::contains(out.text, "192.0.2.1:0"));
+  CHECK(test::contains(out.text, "needs mutual TLS"));
+  auto server = start({"node", "--role", "server", "--join", "127.0.0.1:1",
+    "--listen", "192.0.2.1:0"});
+  auto out2 = finish(server, run_bound);
+  CHECK(out2.code() == 2);
+  CHECK(test::contains(out2.text, "needs mutual TLS"));
+}
+
+TEST_CASE("joining where nobody listens fails with one line after retrying") {
+  // A port the system just handed out and took back: nobody listens there.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  auto where = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto p = start(
+    {"node", "--role", "worker", "--join", where, "--join-timeout", "0.5"});
+  auto out = finish(p, run_bound);
+  CHECK(out.code() == 1);
+  CHECK_MESSAGE(test::contains(out.text,
+                  "cannot join the scheduler at " + where + " within 0.5 s"),
+    out.text);
+  CHECK(std::count(out.text.begin(), out.text.end(), '\n') == 1);
+}
+
+TEST_CASE("the scheduler gives up on a topology that does not join in "
+          "time") {
+  cluster_fixture f;
+  std::string log;
+  auto sched = start(concat(
+    {"node", "--role", "scheduler", "--workers", "2", "--join-timeout", "0.5"},
+    f.job(1, "bsp")));
+  await_line(sched, "listening on", log);
+  auto out = finish(sched, run_bound, log);
+  CHECK(out.code() == 1);
+  CHECK_MESSAGE(test::contains(out.text, "0 of 1 shards and 0 of 2 workers "
+                                         "registered in the join timeout"),
+    out.text);
+}
