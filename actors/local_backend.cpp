@@ -55,10 +55,10 @@ void validate(const train_options& opts, const local_options& local) {
   validate_local(local);
 }
 
-void validate(
-  const train_options& opts, const local_options& local, const dataset& train) {
-  validate(opts, train);
-  validate_local(local);
+namespace {
+
+// The shards-versus-keys check, which needs the model only.
+void validate_keys(const train_options& opts, const local_options& local) {
   auto net = make_model(opts.model);
   auto keys
     = split_keys(net->shapes(), default_key_size(net->shapes(), local.shards));
@@ -66,6 +66,33 @@ void validate(
     throw std::invalid_argument("--shards: " + std::to_string(local.shards)
                                 + " shards but the model has only "
                                 + std::to_string(keys.size()) + " keys");
+}
+
+} // namespace
+
+void validate(
+  const train_options& opts, const local_options& local, const dataset& train) {
+  validate(opts, train);
+  validate_local(local);
+  validate_keys(opts, local);
+}
+
+void validate(const job_spec& spec) {
+  local_options local;
+  local.workers = spec.workers;
+  local.shards = spec.shards;
+  local.modes = spec.modes;
+  local.freq = spec.freq;
+  local.nbatches = spec.nbatches;
+  local.timeouts = spec.timeouts;
+  validate(spec.opts, local);
+  validate_keys(spec.opts, local);
+  if (spec.progress_ms == 0)
+    throw std::invalid_argument("the job's progress interval is zero");
+  if (spec.data.rows < spec.workers)
+    throw std::invalid_argument("the job has " + std::to_string(spec.data.rows)
+                                + " training rows for "
+                                + std::to_string(spec.workers) + " workers");
 }
 
 job_spec make_job_spec(

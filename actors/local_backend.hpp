@@ -88,6 +88,13 @@ void validate(const train_options& opts, const local_options& local);
 void validate(
   const train_options& opts, const local_options& local, const dataset& train);
 
+/// Checks a job as it may come from elsewhere (an embedding application,
+/// another node): its options as validate(opts, local) does, no more shards
+/// than the model has keys, a progress interval, and at least one training
+/// row per worker.
+/// @throws std::invalid_argument with a one-line reason.
+void validate(const job_spec& spec);
+
 /// The job train_local runs: the options, a random job id, and the data
 /// source `local.data` with the training set's row count.
 job_spec make_job_spec(

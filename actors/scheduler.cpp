@@ -7,6 +7,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/consistency/modes.hpp"
+#include "actors/local_backend.hpp"
 #include "actors/net/secret.hpp"
 #include "actors/runtime_info.hpp"
 #include "actors/sender.hpp"
@@ -281,8 +282,10 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
         return;
       }
       std::vector<uint64_t> start_clocks;
+      // A dead worker reads as "no clock" (UINT64_MAX): nobody lags
+      // behind its frozen pushes.
       for (auto& slot : st.slots)
-        start_clocks.push_back(slot.clock);
+        start_clocks.push_back(slot.live ? slot.clock : UINT64_MAX);
       for (auto& slot : st.slots) {
         slot.report = epoch_report{};
         slot.epoch_clock = 0;
@@ -626,6 +629,16 @@ scheduler_internal::behavior_type scheduler_behavior(
 scheduler_internal::behavior_type scheduler(
   scheduler_pointer self, scheduler_config cfg) {
   auto& st = self->state;
+  try {
+    validate(cfg.spec);
+  } catch (const std::invalid_argument& e) {
+    // A job it cannot run: the scheduler stops at once, saying why, to
+    // whoever monitors it (the driver, the registering actors).
+    st.cfg = std::move(cfg);
+    self->quit(
+      make_error(errc::bad_shape, std::string{"invalid job: "} + e.what()));
+    return behavior_of(self, mode_setting{consistency::asp, 0});
+  }
   st.net = make_model(cfg.spec.opts.model);
   st.eval_params = parameter_set{st.net->shapes()};
   parameter_set init{st.net->shapes()};

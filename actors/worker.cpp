@@ -60,6 +60,8 @@ void record_read_lag(worker_state& st) {
   uint64_t c = st.clock - st.epoch_start_clock + 1;
   uint64_t oldest = UINT64_MAX;
   for (size_t w = 0; w < starts.size(); ++w) {
+    if (starts[w] == UINT64_MAX)
+      continue; // dead when the epoch began
     uint64_t seen = UINT64_MAX;
     for (auto& applied : st.applied)
       seen = std::min(seen, w < applied.size() ? applied[w] : 0);

@@ -27,7 +27,7 @@ struct epoch_plan {
   bool stop = false;
   /// Every worker's clock when the epoch began (by worker id), so that a
   /// worker can tell how many of each worker's pushes of this epoch it has
-  /// read.
+  /// read; UINT64_MAX for a worker that was dead by then.
   std::vector<uint64_t> start_clocks;
 
   auto fields() {

@@ -433,6 +433,48 @@ TEST_CASE("a registration of another protocol version or release, or one too "
         == make_error(errc::out_of_order, ""));
 }
 
+TEST_CASE("a scheduler given a job it cannot run stops at once, saying why") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{test::configured(cfg)};
+  caf::scoped_actor self{sys};
+  auto check = [&](job_spec spec, const std::string& why) {
+    scheduler_config sc;
+    sc.spec = std::move(spec);
+    auto sched = sys.spawn(scheduler, std::move(sc));
+    self->monitor(sched);
+    caf::error reason;
+    self->receive(
+      [&](caf::down_msg& down) {
+        reason = down.reason;
+      },
+      caf::after(reply_timeout) >>
+        [&] {
+          FAIL("the scheduler did not stop");
+        });
+    CHECK(reason == make_error(errc::bad_shape, ""));
+    CHECK_MESSAGE(test::contains(sys.render(reason), why), sys.render(reason));
+  };
+  auto no_shards = small_spec(2, 1, 1, "bsp@1", 60);
+  no_shards.shards = 0;
+  check(no_shards, "--shards");
+  auto no_progress = small_spec(2, 1, 1, "bsp@1", 60);
+  no_progress.progress_ms = 0;
+  check(no_progress, "progress interval");
+  auto too_few_rows = small_spec(2, 1, 1, "bsp@1", 60);
+  too_few_rows.data.rows = 1;
+  check(too_few_rows, "1 training rows for 2 workers");
+  // The same job with its fields intact runs (the checks can pass).
+  auto fine = small_spec(2, 1, 1, "bsp@1", 60);
+  scheduler_config sc;
+  sc.spec = fine;
+  auto sched = sys.spawn(scheduler, std::move(sc));
+  self->monitor(sched);
+  self->send_exit(sched, caf::exit_reason::user_shutdown);
+  self->receive([&](caf::down_msg& down) {
+    CHECK(down.reason == caf::exit_reason::user_shutdown);
+  });
+}
+
 TEST_CASE("the scheduler refuses its internal tick from any other actor") {
   fixture f{1};
   auto whole = caf::actor_cast<caf::actor>(f.sched);
