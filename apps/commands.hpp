@@ -14,4 +14,7 @@ int node_command(int argc, char** argv);
 /// `paramserv launch ...`; argv[0] is "launch". Returns the exit code.
 int launch_command(int argc, char** argv);
 
+/// `paramserv certs ...`; argv[0] is "certs". Returns the exit code.
+int certs_command(int argc, char** argv);
+
 } // namespace paramserv::app

@@ -19,6 +19,7 @@ Commands:
   node    run a node of a cluster: the scheduler, server shards, workers
   launch  run a whole cluster on this machine (a scheduler, server and
           worker processes) and stop it when the job ends
+  certs   make a cluster CA and node certificates for mutual TLS
 
 Run 'paramserv COMMAND --help' for a command's options.
 )";
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
     return paramserv::app::node_command(argc - 1, argv + 1);
   if (cmd == "launch")
     return paramserv::app::launch_command(argc - 1, argv + 1);
+  if (cmd == "certs")
+    return paramserv::app::certs_command(argc - 1, argv + 1);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return 0;

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -435,4 +436,150 @@ TEST_CASE("the scheduler gives up on a topology that does not join in "
   CHECK_MESSAGE(test::contains(out.text, "0 of 1 shards and 0 of 2 workers "
                                          "registered in the join timeout"),
     out.text);
+}
+
+namespace {
+
+// Certificates from `paramserv certs DIR --nodes n`, and the TLS flags of
+// node `i` (1-based).
+struct cluster_certs {
+  std::string dir;
+
+  cluster_certs(
+    const test::temp_dir& parent, const std::string& name, size_t nodes) {
+    dir = parent / name;
+    auto p = start({"certs", dir, "--nodes", std::to_string(nodes)});
+    auto out = finish(p, run_bound);
+    REQUIRE_MESSAGE(out.ok(), out.text);
+  }
+
+  std::vector<std::string> flags(size_t i) const {
+    auto node = dir + "/node-" + std::to_string(i);
+    return {"--tls-cert", node + ".pem", "--tls-key", node + ".key", "--tls-ca",
+      dir + "/ca.pem"};
+  }
+};
+
+// Resident memory of process `pid` in bytes.
+size_t resident_bytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stoul(line.substr(6)) * 1024;
+  FAIL("no VmRSS for " << pid);
+  return 0;
+}
+
+uint16_t port_of(const std::string& address) {
+  return static_cast<uint16_t>(
+    std::stoul(address.substr(address.rfind(':') + 1)));
+}
+
+int connect_loopback(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  return fd;
+}
+
+// CAF 0.17's 32-byte BASP header (network byte order) of a client handshake
+// that claims a payload of nearly 4 GiB. Its actor ids are zero, so CAF
+// takes it as valid and reads on.
+std::string huge_basp_header() {
+  std::string h(32, '\0');
+  h[0] = 0x01; // client_handshake
+  h[4] = h[5] = h[6] = static_cast<char>(0xff); // payload_len 0xffffff00
+  return h;
+}
+
+} // namespace
+
+TEST_CASE("a TLS cluster trains, and a plaintext joiner and one with a "
+          "certificate of another CA cannot join") {
+  cluster_fixture f;
+  cluster_certs certs{f.dir, "certs", 3};
+  cluster_certs other{f.dir, "other", 1};
+  nodes n;
+  n.scheduler = start(concat(
+    concat({"node", "--role", "scheduler", "--workers", "1", "--shards", "1"},
+      certs.flags(1)),
+    f.job(2, "bsp")));
+  n.address = address_of(await_line(n.scheduler, "listening on", n.log));
+  auto plain = start(
+    {"node", "--role", "worker", "--join", n.address, "--join-timeout", "1"});
+  auto plain_out = finish(plain, run_bound);
+  CHECK(plain_out.code() == 1);
+  CHECK_MESSAGE(test::contains(plain_out.text, "cannot join the scheduler"),
+    plain_out.text);
+  auto stranger = start(concat(
+    {"node", "--role", "worker", "--join", n.address, "--join-timeout", "1"},
+    other.flags(1)));
+  auto stranger_out = finish(stranger, run_bound);
+  CHECK(stranger_out.code() == 1);
+  CHECK_MESSAGE(test::contains(stranger_out.text, "cannot join the scheduler"),
+    stranger_out.text);
+  n.server = start(
+    concat({"node", "--role", "server", "--join", n.address}, certs.flags(2)));
+  n.workers.push_back(start(
+    concat({"node", "--role", "worker", "--join", n.address}, certs.flags(3))));
+  auto out = finish(n.scheduler, run_bound, n.log);
+  CHECK_MESSAGE(out.ok(), out.text);
+  CHECK(test::contains(out.text, "epoch 2/2"));
+  CHECK(finish(n.server, run_bound).ok());
+  CHECK(finish(n.workers[0], run_bound).ok());
+}
+
+TEST_CASE("a header claiming a 4 GiB payload grows a TLS node by less than "
+          "64 MB") {
+  cluster_fixture f;
+  cluster_certs certs{f.dir, "certs", 1};
+  constexpr size_t bound = size_t{64} << 20;
+  auto probe = [&](const std::vector<std::string>& tls) {
+    std::string log;
+    auto sched = start(concat(
+      concat({"node", "--role", "scheduler", "--workers", "1", "--shards", "1"},
+        tls),
+      f.job(1, "bsp")));
+    auto address = address_of(await_line(sched, "listening on", log));
+    auto before = resident_bytes(sched.pid());
+    int fd = connect_loopback(port_of(address));
+    auto header = huge_basp_header();
+    REQUIRE(::send(fd, header.data(), header.size(), MSG_NOSIGNAL) == 32);
+    size_t grown = 0;
+    if (tls.empty()) {
+      // Plaintext: CAF allocates what the header claims. Wait (bounded)
+      // for the growth, which shows that the measurement sees it.
+      auto deadline = std::chrono::steady_clock::now() + start_bound;
+      while (grown < bound && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        ::poll(&p, 1, 10); // a bounded wait between two reads of VmRSS
+        auto now = resident_bytes(sched.pid());
+        grown = now > before ? now - before : 0;
+      }
+    } else {
+      // TLS: the handshake fails on the plaintext bytes and the node hangs
+      // up; by then it has parsed all it ever will.
+      pollfd p{fd, POLLIN, 0};
+      REQUIRE(::poll(&p, 1, static_cast<int>(start_bound.count())) == 1);
+      char buf[256];
+      while (::recv(fd, buf, sizeof(buf), 0) > 0) {
+      }
+      auto now = resident_bytes(sched.pid());
+      grown = now > before ? now - before : 0;
+    }
+    ::close(fd);
+    sched.stop(milliseconds(2000));
+    return grown;
+  };
+  auto tls_growth = probe(certs.flags(1));
+  CHECK(tls_growth < bound);
+  MESSAGE("TLS node grew by " << tls_growth / 1024 << " KiB");
+  auto plain_growth = probe({});
+  CHECK(plain_growth >= bound); // the probe sees what it guards against
+  MESSAGE("plaintext node grew by " << plain_growth / (1 << 20) << " MiB");
 }
