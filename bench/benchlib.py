@@ -72,7 +72,10 @@ def compare(title, rounds, commands, baseline):
     prints, per system, samples/s and accuracy as median [min-max] over the
     rounds, and its ratio to `baseline`: the ratio is taken within each
     round (both measured minutes apart), then summarised the same way.
+    `baseline` is one system's name, or a function giving the baseline of
+    each system (systems compared in pairs).
     Returns {system: [samples/s of each round]}."""
+    base_of = baseline if callable(baseline) else (lambda s: baseline)
     speed, accuracy, systems = {}, {}, []
     for r in range(rounds):
         print(f"round {r + 1}/{rounds}", file=sys.stderr, flush=True)
@@ -88,12 +91,14 @@ def compare(title, rounds, commands, baseline):
             print(f"    {sps:.0f} samples/s, accuracy {acc:.4f}",
                   file=sys.stderr, flush=True)
     print(f"\n{title}, {rounds} interleaved rounds, median [min-max]")
-    print(f"{'system':<16} {'samples/s':>26} {'accuracy':>24} "
-          f"{'ratio to ' + baseline:>24}")
+    width = max([16] + [len(s) for s in systems])
+    print(f"{'system':<{width}} {'samples/s':>26} {'accuracy':>24} "
+          f"{'ratio':>18}  to")
     for s in systems:
-        ratios = [a / b for a, b in zip(speed[s], speed[baseline])]
-        print(f"{s:<16} {spread(speed[s], '.0f'):>26} "
+        b = base_of(s)
+        ratios = [x / y for x, y in zip(speed[s], speed[b])]
+        print(f"{s:<{width}} {spread(speed[s], '.0f'):>26} "
               f"{spread(accuracy[s], '.4f'):>24} "
-              f"{spread(ratios, '.2f'):>24}")
-    print(f"(ratio: samples/s over {baseline}'s in the same round)")
+              f"{spread(ratios, '.2f'):>18}  {b}")
+    print("(ratio: samples/s over the baseline's in the same round)")
     return speed
