@@ -304,9 +304,15 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
     mode_atom::value, shard_mode{st.spec().job, st.mode.mode, lr});
 }
 
+// Starts the job (and its clock) once it is ready, it has a driver, and
+// every worker still alive has read its data and reached its shards.
 void maybe_start(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.started || !st.driver || !st.ready)
+  if (st.started || st.over || !st.driver || !st.ready)
+    return;
+  if (std::any_of(st.slots.begin(), st.slots.end(), [](const worker_slot& s) {
+        return s.live && !s.ready;
+      }))
     return;
   st.started = true;
   st.start = clock_type::now();
@@ -341,8 +347,24 @@ void hand_out(scheduler_pointer self) {
     roster.workers.push_back(caf::actor_cast<caf::actor>(slot.handle));
     if (!slot.live)
       continue;
-    self->send(slot.handle, worker_slice{spec, w, std::move(parts[w]),
-                              st.map.keys, st.map.owner, shards, endpoints});
+    // A worker that cannot take its slice (or does not answer within the
+    // control timeout) is stopped with that error: it is dropped as a lost
+    // worker.
+    auto handle = slot.handle;
+    self
+      ->request(handle, ms(spec.timeouts.control_ms),
+        worker_slice{spec, w, std::move(parts[w]), st.map.keys, st.map.owner,
+          shards, endpoints})
+      .then(
+        [=] {
+          auto& st = self->state;
+          st.slots[w].ready = true;
+          maybe_start(self);
+        },
+        [=](caf::error& err) {
+          if (!self->state.over)
+            self->send_exit(handle, std::move(err));
+        });
   }
   ask_shards<uint64_t>(
     self, ms(spec.timeouts.control_ms), [](uint32_t, uint64_t&) {},
@@ -507,6 +529,7 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
           grant(self, w);
       st.release();
       check_epoch_end(self);
+      maybe_start(self);
     },
     commit_atom::value, req);
 }
@@ -650,10 +673,34 @@ scheduler_internal::behavior_type scheduler(
   st.result.job = cfg.spec.job;
   st.cfg = std::move(cfg);
   // An error message is not a reply to anything the scheduler waits for
-  // (it waits for replies through their own handlers): one from a peer is
+  // (it waits for replies through their own handlers), so it is a peer
+  // refusing something the scheduler sent it (a slice, a plan, a grant).
+  // A worker that refuses is stopped with that error, which drops it as a
+  // lost worker (the down handler below); a shard that refuses leaves no
+  // consistent model, so the job ends naming it. One from anyone else is
   // counted and dropped instead of ending the job, CAF's default.
-  self->set_error_handler([=](caf::error&) {
-    ++self->state.refused;
+  self->set_error_handler([=](caf::error& err) {
+    auto& st = self->state;
+    ++st.refused;
+    if (st.over)
+      return;
+    for (uint32_t s = 0; s < st.shards.size(); ++s) {
+      auto& shard = st.shards[s];
+      if (shard.live && sent_by(self, shard.handle)) {
+        finish(self,
+          make_error(errc::job_failed,
+            "server shard " + std::to_string(s)
+              + (shard.remote ? " on node " + shard.node : std::string{})
+              + " refused the scheduler (" + self->system().render(err) + ")"));
+        return;
+      }
+    }
+    for (auto& slot : st.slots) {
+      if (slot.live && sent_by(self, slot.handle)) {
+        self->send_exit(slot.handle, std::move(err));
+        return;
+      }
+    }
   });
   // A lost shard leaves no consistent model: the run ends, naming it. A
   // lost worker is dropped from every barrier.

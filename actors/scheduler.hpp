@@ -58,6 +58,8 @@ struct worker_slot {
   bool clock_wait = false;
   /// It waits for its next plan (a message).
   bool plan_wait = false;
+  /// It answered its slice: its data is read and its shards reached.
+  bool ready = false;
   epoch_report report;
 };
 
@@ -84,7 +86,8 @@ struct scheduler_state {
   std::vector<float> init;
   std::vector<shard_slot> shards;
   std::vector<worker_slot> slots;
-  /// Every shard and worker registered, and every shard has the roster.
+  /// Every shard and worker registered, and every shard has the roster
+  /// (the workers' own readiness is in their slots).
   bool ready = false;
   /// Every shard and worker registered from one node that shares memory:
   /// Hogwild! may run in place.

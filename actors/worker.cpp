@@ -523,7 +523,13 @@ void connect_shards(worker_pointer self) {
                 who(st) + ": " + text + " is another node than its shards'"));
             return;
           }
-          if (--st.connecting == 0 && st.held_plan)
+          if (--st.connecting > 0)
+            return;
+          if (st.slice_reply) {
+            st.slice_reply->deliver(caf::unit);
+            st.slice_reply.reset();
+          }
+          if (st.held_plan)
             begin_epoch(self, *std::exchange(st.held_plan, std::nullopt));
         },
         [=](caf::error& err) {
@@ -611,11 +617,17 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
       auto& st = self->state;
       if (st.has_slice)
         return make_error(errc::out_of_order, who(st) + " has its slice");
-      if (auto err = take_slice(st, slice))
+      // The reply says the worker is ready: its data read, its shards
+      // reached.
+      if (auto err = take_slice(st, slice)) {
         fail(self, err);
-      else
-        connect_shards(self);
-      return caf::unit;
+        return err;
+      }
+      connect_shards(self);
+      if (st.connecting == 0)
+        return caf::unit;
+      st.slice_reply = self->make_response_promise();
+      return caf::delegated<void>{};
     },
     [=](epoch_plan& plan) -> caf::result<void> {
       if (auto err = check_scheduler(self, "plan"))

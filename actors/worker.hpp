@@ -60,6 +60,9 @@ struct worker_state {
   /// meanwhile waits in held_plan.
   size_t connecting = 0;
   std::optional<epoch_plan> held_plan;
+  /// The answer to the slice, given once the shards are reached: the
+  /// scheduler starts the clock when every worker is ready.
+  std::optional<caf::response_promise> slice_reply;
   shard_map map;
   std::shared_ptr<const dataset> train;
   std::unique_ptr<model> net;

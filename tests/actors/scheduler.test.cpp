@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_cast.hpp>
@@ -45,9 +47,10 @@ using log_atom = caf::atom_constant<caf::atom("log")>;
 using report_atom = caf::atom_constant<caf::atom("report")>;
 
 // A shard stand-in that registers with `sched` and answers every request at
-// once, except that after `hold` it holds the next mode request until
-// `release`, and tells `observer` "mode held" when it holds one. It keeps
-// the names of what it got and of each release, in order, and answers `log`
+// once, except that after `hold` it holds the next mode request, and after
+// `(hold, commit)` the next commit request, until `release`; it tells
+// `observer` "mode held" or "commit held" when it holds one. It keeps the
+// names of what it got and of each release, in order, and answers `log`
 // with them ("slice,roster,mode,release,stats,pull").
 struct stand_in_state {
   std::string log;
@@ -55,6 +58,8 @@ struct stand_in_state {
   size_t size = 0;
   bool hold = false;
   std::optional<caf::response_promise> held;
+  bool hold_commit = false;
+  std::optional<caf::response_promise> held_commit;
 };
 
 caf::behavior stand_in_shard(caf::stateful_actor<stand_in_state>* self,
@@ -88,9 +93,14 @@ caf::behavior stand_in_shard(caf::stateful_actor<stand_in_state>* self,
       slice.values = shared_floats{std::vector<float>(self->state.size)};
       return slice;
     },
-    [=](commit_atom, const commit_request&) -> uint64_t {
+    [=](commit_atom, const commit_request&) -> caf::result<uint64_t> {
       note("commit");
-      return 0;
+      if (!self->state.hold_commit)
+        return uint64_t{0};
+      self->state.hold_commit = false;
+      self->state.held_commit = self->make_response_promise();
+      self->send(observer, std::string{"commit held"});
+      return caf::delegated<uint64_t>{};
     },
     [=](mode_atom, const shard_mode&) -> caf::result<uint64_t> {
       note("mode");
@@ -108,11 +118,16 @@ caf::behavior stand_in_shard(caf::stateful_actor<stand_in_state>* self,
     [=](hold_atom) {
       self->state.hold = true;
     },
+    [=](hold_atom, commit_atom) {
+      self->state.hold_commit = true;
+    },
     [=](release_atom) {
       note("release");
-      if (self->state.held) {
-        self->state.held->deliver(uint64_t{0});
-        self->state.held.reset();
+      for (auto* held : {&self->state.held, &self->state.held_commit}) {
+        if (*held) {
+          (*held)->deliver(uint64_t{0});
+          held->reset();
+        }
       }
     },
     [=](log_atom) {
@@ -122,8 +137,12 @@ caf::behavior stand_in_shard(caf::stateful_actor<stand_in_state>* self,
 }
 
 // A worker stand-in that registers with `sched`, tells `observer` "slice"
-// when it gets its slice and forwards every plan to it; on `report` it
-// reports the end of its epoch having trained nothing.
+// when it gets its slice and forwards every plan to it, and every grant as
+// (grant, its id, clock); on (clock, c) it asks `sched` for clock c and,
+// once `sched` answered, tells `observer` (clock, its id, c) (or the
+// error); on `report` it reports the end of its epoch having trained
+// nothing. The scheduler sends a grant it gives at once before it answers
+// the request, so the observer gets such a grant before the answer.
 struct stand_in_worker_state {
   uint64_t job = 0;
   uint32_t id = 0;
@@ -145,7 +164,19 @@ caf::behavior stand_in_worker(caf::stateful_actor<stand_in_worker_state>* self,
       self->state.epoch = plan.epoch;
       self->send(observer, plan);
     },
-    [=](grant_atom, uint64_t, uint64_t) {},
+    [=](grant_atom, uint64_t, uint64_t clock) {
+      self->send(observer, grant_atom::value, self->state.id, clock);
+    },
+    [=](clock_atom, uint64_t c) {
+      self->request(sched, reply_timeout, clock_atom::value, self->state.id, c)
+        .then(
+          [=] {
+            self->send(observer, clock_atom::value, self->state.id, c);
+          },
+          [=](caf::error& err) {
+            self->send(observer, std::move(err));
+          });
+    },
     [=](report_atom) {
       epoch_report r;
       r.job = self->state.job;
@@ -168,7 +199,7 @@ job_spec small_spec(size_t workers, size_t shards, size_t epochs,
   return make_job_spec(opts, local, train);
 }
 
-// A scheduler for `k` stand-in workers (bsp, `epochs` epochs) and one
+// A scheduler for `k` stand-in workers (`modes`, `epochs` epochs) and one
 // shard: a real one, or with `stand_in` the stand-in above reporting to the
 // scoped actor. The scoped actor is the driver.
 struct fixture {
@@ -181,9 +212,14 @@ struct fixture {
   std::vector<caf::actor> workers;
   /// Plans the stand-in workers forwarded.
   std::vector<epoch_plan> plans;
+  /// Grants the stand-in workers forwarded, as (worker id, clock).
+  std::vector<std::pair<uint32_t, uint64_t>> grants;
+  /// Clock requests the scheduler answered, as (worker id, clock).
+  std::vector<std::pair<uint32_t, uint64_t>> answers;
 
-  explicit fixture(size_t k, bool stand_in = false, size_t epochs = 2) {
-    spec = small_spec(k, 1, epochs, "bsp@1", 60);
+  explicit fixture(size_t k, bool stand_in = false, size_t epochs = 2,
+    const std::string& modes = "bsp@1") {
+    spec = small_spec(k, 1, epochs, modes, 60);
     scheduler_config sc;
     sc.spec = spec;
     sched = sys.spawn(scheduler, std::move(sc));
@@ -207,8 +243,8 @@ struct fixture {
   }
 
   // Receives until a text message (a notice of a stand-in or a log line of
-  // the scheduler) that contains `text`, keeping the plans that arrive
-  // meanwhile.
+  // the scheduler) that contains `text`, keeping the plans, grants and
+  // answers that arrive meanwhile.
   void wait_for(const std::string& text) {
     bool seen = false;
     while (!seen)
@@ -219,10 +255,42 @@ struct fixture {
         [&](epoch_plan& plan) {
           plans.push_back(plan);
         },
+        [&](grant_atom, uint32_t w, uint64_t c) {
+          grants.emplace_back(w, c);
+        },
+        [&](clock_atom, uint32_t w, uint64_t c) {
+          answers.emplace_back(w, c);
+        },
         [](const progress_report&) {},
         caf::after(reply_timeout) >>
           [&] {
             FAIL("no message containing \"" << text << "\"");
+          });
+  }
+
+  // Receives until `n_grants` grants and `n_answers` answers arrived in
+  // all, keeping the plans that arrive meanwhile.
+  void wait_for_clocks(size_t n_grants, size_t n_answers) {
+    while (grants.size() < n_grants || answers.size() < n_answers)
+      self->receive([&](const std::string&) {},
+        [&](epoch_plan& plan) {
+          plans.push_back(plan);
+        },
+        [&](grant_atom, uint32_t w, uint64_t c) {
+          grants.emplace_back(w, c);
+        },
+        [&](clock_atom, uint32_t w, uint64_t c) {
+          answers.emplace_back(w, c);
+        },
+        [](const progress_report&) {},
+        [&](caf::error& err) {
+          FAIL(sys.render(err));
+        },
+        caf::after(reply_timeout) >>
+          [&] {
+            FAIL("waiting for " << n_grants << " grants and " << n_answers
+                                << " answers, got " << grants.size() << " and "
+                                << answers.size());
           });
   }
 
@@ -363,6 +431,45 @@ TEST_CASE("a worker killed at any point of the start sequence leaves a run "
     // first mode request was answered, never before.
     CHECK(f.shard_log() == "slice,roster,mode,release,stats,pull");
   }
+}
+
+TEST_CASE("sbp grants a late worker's clock request only once the commit in "
+          "flight is done") {
+  // sbp:1 with three workers: two clock requests for clock 1 start a commit
+  // without the third, and the shard holds that commit. The third worker's
+  // request for clock 1 comes in late; granted now, it would pull while the
+  // shards commit and could read a mix of versions (in a cluster they
+  // commit at different times). It must wait for the commit like the
+  // others.
+  fixture f{3, true, 1, "sbp:1@1"};
+  f.self->send(f.shard, hold_atom::value, commit_atom::value);
+  f.self->send(f.sched, run_atom::value);
+  f.wait_for_plans(3);
+  f.self->send(f.workers[0], clock_atom::value, uint64_t{1});
+  f.wait_for_clocks(0, 1);
+  f.self->send(f.workers[1], clock_atom::value, uint64_t{1});
+  f.wait_for("commit held");
+  f.wait_for_clocks(0, 2);
+  f.self->send(f.workers[2], clock_atom::value, uint64_t{1});
+  f.wait_for_clocks(0, 3);
+  auto late = f.answers[2].first;
+  // The scheduler sends a grant it gives on a request before its answer to
+  // it, and the stand-in forwards both in order: any grant given so far
+  // has arrived.
+  CHECK_MESSAGE(f.grants.empty(),
+    "granted while the commit was in flight: " << f.grants.size());
+  f.self->send(f.shard, release_atom::value);
+  f.wait_for_clocks(3, 3);
+  std::vector<uint32_t> granted;
+  for (auto& [w, c] : f.grants) {
+    CHECK(c == 1);
+    granted.push_back(w);
+  }
+  std::sort(granted.begin(), granted.end());
+  CHECK(granted == std::vector<uint32_t>{0, 1, 2});
+  // Among them the late worker's, after the commit.
+  CHECK(std::count(granted.begin(), granted.end(), late) == 1);
+  CHECK(f.shard_log() == "slice,roster,mode,commit,release");
 }
 
 TEST_CASE("messages naming a worker are refused unless they come from the "
@@ -611,6 +718,43 @@ TEST_CASE("a worker killed mid-run lets the run finish without it, in every "
   }
 }
 
+TEST_CASE("after a worker died the read lag of the others stays within the "
+          "mode's bound in every later epoch") {
+  // A worker dead when an epoch begins is no clock to lag behind: its
+  // frozen pushes must not count, or every unit's measured read lag grows
+  // with its clock. bsp reads the last commit (lag 0), ssp:1 lags at most
+  // one clock (README, consistency modes).
+  struct variant {
+    std::string mode;
+    uint64_t bound;
+  };
+  for (auto v : {variant{"bsp@1", 0}, variant{"ssp:1@1", 1}}) {
+    CAPTURE(v.mode);
+    // The third worker waits an hour before each unit, so it dies in the
+    // first epoch, having pushed nothing; 100 rows each, 16 a batch: 7
+    // units a worker and epoch.
+    job_placement placement;
+    placement.delays = {{}, {}, std::chrono::hours(1)};
+    job_fixture j{v.mode, 3, 2, 3, 300, placement};
+    j.self->send(j.actors.scheduler, run_atom::value);
+    j.wait_for_log("epoch 1: mode");
+    j.self->send_exit(j.actors.workers[2], caf::exit_reason::kill);
+    auto out = await_end(j.self);
+    INFO(j.sys.render(out.failure));
+    REQUIRE(out.result);
+    REQUIRE(out.result->history.size() == 3);
+    // The first epoch began with the worker alive (or not): only the later
+    // ones are pinned down.
+    for (size_t e = 1; e < 3; ++e) {
+      auto& m = out.result->history[e];
+      CAPTURE(m.epoch);
+      CHECK(m.workers == 2);
+      CHECK(m.pushes == 2 * 7);
+      CHECK(m.max_read_lag <= v.bound);
+    }
+  }
+}
+
 TEST_CASE("when the scheduler dies every worker and shard stops") {
   job_fixture j{"asp@1", 2, 2, 50, 3000};
   j.self->send(j.actors.scheduler, run_atom::value);
@@ -790,4 +934,205 @@ TEST_CASE("a worker refuses its internal step message from any other actor") {
         refused = err;
       });
   CHECK(refused == make_error(errc::bad_sender, ""));
+}
+
+namespace {
+
+// How a picky_worker deviates from stand_in_worker.
+enum class picky { none, hold_slice, refuse_slice, refuse_plan };
+
+struct picky_state {
+  uint64_t job = 0;
+  uint32_t id = 0;
+  uint64_t epoch = 0;
+  std::optional<caf::response_promise> slice_reply;
+};
+
+// A worker stand-in like stand_in_worker (it tells `observer` "slice",
+// forwards plans to it and reports an empty epoch on `report`), but as
+// `how` says it holds the answer to its slice until `release` (telling
+// `observer` "slice held" instead), or refuses its slice, or refuses every
+// plan. It answers `log`: a round trip that shows it handled everything
+// sent to it before.
+caf::behavior picky_worker(caf::stateful_actor<picky_state>* self,
+  scheduler_actor sched, caf::actor observer, picky how) {
+  self->send(sched, register_atom::value,
+    registration{node_role::worker, "test", false, protocol_version,
+      runtime_version(), "", ""});
+  return {
+    [=](worker_slice& slice) -> caf::result<void> {
+      self->state.job = slice.spec.job;
+      self->state.id = slice.id;
+      if (how == picky::refuse_slice)
+        return make_error(errc::bad_shape, "the test's worker refuses slices");
+      if (how == picky::hold_slice) {
+        self->state.slice_reply = self->make_response_promise();
+        self->send(observer, std::string{"slice held"});
+        return caf::delegated<void>{};
+      }
+      self->send(observer, std::string{"slice"});
+      return caf::unit;
+    },
+    [=](epoch_plan& plan) -> caf::result<void> {
+      if (how == picky::refuse_plan)
+        return make_error(errc::bad_shape, "the test's worker refuses plans");
+      self->state.epoch = plan.epoch;
+      self->send(observer, plan);
+      return caf::unit;
+    },
+    [=](grant_atom, uint64_t, uint64_t) {},
+    [=](release_atom) {
+      if (self->state.slice_reply) {
+        self->state.slice_reply->deliver(caf::unit);
+        self->state.slice_reply.reset();
+      }
+    },
+    [=](report_atom) {
+      epoch_report r;
+      r.job = self->state.job;
+      r.worker = self->state.id;
+      r.epoch = self->state.epoch;
+      self->send(sched, epoch_atom::value, r);
+    },
+    [=](log_atom) {
+      return std::string{"picky"};
+    },
+  };
+}
+
+// One epoch of bsp with a real shard, a well-behaved worker and one that
+// deviates as `how` says. The scoped actor is the driver and the observer.
+struct picky_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{test::configured(cfg)};
+  caf::scoped_actor self{sys};
+  scheduler_actor sched;
+  server_shard_actor shard;
+  caf::actor good;
+  caf::actor odd;
+  std::vector<epoch_plan> plans;
+  std::vector<std::string> log;
+
+  explicit picky_fixture(picky how) {
+    scheduler_config sc;
+    sc.spec = small_spec(2, 1, 1, "bsp@1", 60);
+    sched = sys.spawn(scheduler, std::move(sc));
+    shard = sys.spawn(server_shard, shard_config{sched, nullptr});
+    auto observer = caf::actor_cast<caf::actor>(self);
+    good = sys.spawn(picky_worker, sched, observer, picky::none);
+    odd = sys.spawn(picky_worker, sched, observer, how);
+    self->send(sched, run_atom::value);
+  }
+
+  ~picky_fixture() {
+    self->send_exit(shard, caf::exit_reason::user_shutdown);
+    self->send_exit(good, caf::exit_reason::user_shutdown);
+    self->send_exit(odd, caf::exit_reason::user_shutdown);
+    self->send_exit(sched, caf::exit_reason::user_shutdown);
+  }
+
+  // Receives until a text message containing `text`, keeping plans and
+  // lines.
+  void wait_for(const std::string& text) {
+    bool seen = false;
+    while (!seen)
+      self->receive(
+        [&](const std::string& line) {
+          log.push_back(line);
+          seen = line.find(text) != std::string::npos;
+        },
+        [&](epoch_plan& plan) {
+          plans.push_back(plan);
+        },
+        [](const progress_report&) {},
+        caf::after(reply_timeout) >>
+          [&] {
+            FAIL("no message containing \"" << text << "\"");
+          });
+  }
+
+  // Receives until `n` plans arrived in all.
+  void wait_for_plans(size_t n) {
+    while (plans.size() < n)
+      self->receive(
+        [&](const std::string& line) {
+          log.push_back(line);
+        },
+        [&](epoch_plan& plan) {
+          plans.push_back(plan);
+        },
+        [](const progress_report&) {},
+        caf::after(reply_timeout) >>
+          [&] {
+            FAIL("waiting for " << n << " plans, got " << plans.size());
+          });
+  }
+
+  // A request to `whom` whose reply (an answer of type Reply or a refusal)
+  // shows that it handled everything enqueued to it before.
+  template <class Reply, class Handle, class... Ts>
+  void round_trip(const Handle& whom, Ts... xs) {
+    self->request(whom, reply_timeout, xs...)
+      .receive([](Reply&) {}, [](caf::error&) {});
+  }
+
+  // Takes the messages already in the mailbox, without waiting.
+  void drain() {
+    bool more = true;
+    while (more)
+      self->receive(
+        [&](const std::string& line) {
+          log.push_back(line);
+        },
+        [&](epoch_plan& plan) {
+          plans.push_back(plan);
+        },
+        [](const progress_report&) {},
+        caf::after(std::chrono::seconds(0)) >>
+          [&] {
+            more = false;
+          });
+  }
+};
+
+} // namespace
+
+TEST_CASE("the scheduler starts the job only once every worker has answered "
+          "its slice") {
+  // A worker answers its slice once it read its data and reached its
+  // shards; in a cluster that takes a while, and the clock must not run
+  // meanwhile.
+  picky_fixture f{picky::hold_slice};
+  f.wait_for("slice held");
+  // Everything the scheduler could do before the held answer is done:
+  // hand_out's roster request reached the shard, the shard answered it,
+  // the scheduler took that answer, and anything it sent the workers then
+  // reached them and, forwarded, this mailbox.
+  f.round_trip<std::string>(f.sched, hello_atom::value);
+  f.round_trip<shard_stats>(f.shard, stats_atom::value);
+  f.round_trip<std::string>(f.sched, hello_atom::value);
+  f.round_trip<std::string>(f.good, log_atom::value);
+  f.round_trip<std::string>(f.odd, log_atom::value);
+  f.drain();
+  CHECK_MESSAGE(f.plans.empty(), f.plans.size() << " plans before it");
+  f.self->send(f.odd, release_atom::value);
+  f.wait_for_plans(2);
+}
+
+TEST_CASE("a worker that refuses its slice or a plan is dropped and the run "
+          "finishes with the others") {
+  for (auto how : {picky::refuse_slice, picky::refuse_plan}) {
+    CAPTURE(static_cast<int>(how));
+    picky_fixture f{how};
+    f.wait_for("going on with 1 of 2 workers");
+    // The well-behaved worker trains its epoch (nothing, as a stand-in) and
+    // the run ends without the other.
+    f.wait_for_plans(1);
+    f.self->send(f.good, report_atom::value);
+    auto out = await_end(f.self);
+    REQUIRE_MESSAGE(out.result, f.sys.render(out.failure));
+    REQUIRE(out.result->history.size() == 1);
+    CHECK(out.result->history[0].workers == 1);
+    CHECK(out.result->history[0].workers_lost == 1);
+  }
 }
