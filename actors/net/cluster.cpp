@@ -85,6 +85,14 @@ void validate(const network_options& net) {
 void configure_node(
   caf::actor_system_config& cfg, const network_options& net, size_t threads) {
   configure_system(cfg, threads);
+  // A node shares the machine's cores with other nodes: the work-stealing
+  // scheduler's polling (configure_system makes it poll for milliseconds,
+  // which pays in one process) takes cores from their computing, and its
+  // sleeps delay messages the network layer hands over. CAF's sharing
+  // policy sleeps on a condition variable and wakes on each message.
+  // Measured with paramserv launch, asp, MLP 784-200-10, 2 workers on 2
+  // cores: 1.7x the samples/s at batch 64, 1.2x at 256 and 1024.
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.load<caf::io::middleman>();
   cfg.set("middleman.heartbeat-interval", to_timespan(net.heartbeat));
   cfg.set("middleman.connection-timeout", to_timespan(net.connection_timeout));
