@@ -56,15 +56,7 @@ int run(int argc, char** argv) {
 } // namespace
 
 int eval_command(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "paramserv eval: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "paramserv eval: error: %s\n", e.what());
-    return 1;
-  }
+  return run_command("eval", run, argc, argv);
 }
 
 } // namespace paramserv::app

@@ -252,15 +252,7 @@ int run(int argc, char** argv) {
 } // namespace
 
 int launch_command(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "paramserv launch: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "paramserv launch: error: %s\n", e.what());
-    return 1;
-  }
+  return run_command("launch", run, argc, argv);
 }
 
 } // namespace paramserv::app

@@ -333,15 +333,7 @@ int run(int argc, char** argv) {
 } // namespace
 
 int node_command(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "paramserv node: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "paramserv node: error: %s\n", e.what());
-    return 1;
-  }
+  return run_command("node", run, argc, argv);
 }
 
 } // namespace paramserv::app

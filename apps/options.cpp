@@ -1,6 +1,7 @@
 #include "apps/options.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -9,6 +10,19 @@
 namespace po = boost::program_options;
 
 namespace paramserv::app {
+
+int run_command(
+  const char* name, int (*run)(int, char**), int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "paramserv %s: error: %s\n", name, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "paramserv %s: error: %s\n", name, e.what());
+    return 1;
+  }
+}
 
 void add_data_options(
   po::options_description& desc, data_options& opts, bool with_test_data) {

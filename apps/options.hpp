@@ -20,6 +20,12 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Runs a command's `run(argc, argv)` and turns what it throws into one
+/// line "paramserv NAME: error: WHAT" on stderr: exit 2 for a usage_error,
+/// 1 for any other exception. Returns run's exit code otherwise.
+int run_command(
+  const char* name, int (*run)(int, char**), int argc, char** argv);
+
 /// Where the data come from, as the train and eval commands read it.
 struct data_options {
   std::string data = "/usr/share/datasets/fashion-mnist";

@@ -76,15 +76,7 @@ int run(int argc, char** argv) {
 } // namespace
 
 int train_command(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "paramserv train: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "paramserv train: error: %s\n", e.what());
-    return 1;
-  }
+  return run_command("train", run, argc, argv);
 }
 
 } // namespace paramserv::app

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 #include <system_error>
@@ -152,6 +154,22 @@ std::string load_error(
   });
   CHECK(what.rfind(file, 0) == 0);
   return what;
+}
+
+/// The tensors of a saved model folder by name (the .npy file names carry a
+/// random suffix after the first dot), as bytes.
+inline std::map<std::string, std::string> tensors(const std::string& dir) {
+  std::map<std::string, std::string> result;
+  for (auto& entry : std::filesystem::directory_iterator(dir)) {
+    auto name = entry.path().filename().string();
+    if (entry.path().extension() != ".npy")
+      continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    result[name.substr(0, name.find('.'))] = bytes.str();
+  }
+  return result;
 }
 
 } // namespace paramserv::test

@@ -164,22 +164,6 @@ std::map<std::string, std::string> summary(const std::string& text) {
   return result;
 }
 
-// The tensors of a saved model by name (the file names carry a random
-// suffix), as bytes.
-std::map<std::string, std::string> tensors(const std::string& dir) {
-  std::map<std::string, std::string> result;
-  for (auto& entry : std::filesystem::directory_iterator(dir)) {
-    auto name = entry.path().filename().string();
-    if (entry.path().extension() != ".npy")
-      continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    result[name.substr(0, name.find('.'))] = bytes.str();
-  }
-  return result;
-}
-
 // A cluster started node by node: a scheduler, one server node, and a
 // worker node per worker.
 struct nodes {
@@ -250,8 +234,8 @@ TEST_CASE("a distributed bsp run saves the same model bytes as the local "
     f.job(3, "bsp")));
   auto out_b = finish(b, run_bound);
   REQUIRE_MESSAGE(out_b.ok(), out_b.text);
-  auto x = tensors(local);
-  auto y = tensors(cluster);
+  auto x = test::tensors(local);
+  auto y = test::tensors(cluster);
   REQUIRE(x.size() == 4); // W1, b1, input shift and scale
   CHECK(x == y);
   // A different seed gives different bytes: the comparison can fail.
@@ -263,7 +247,7 @@ TEST_CASE("a distributed bsp run saves the same model bytes as the local "
                      topology),
       reseeded));
   REQUIRE(finish(c, run_bound).ok());
-  CHECK(tensors(f.dir / "other")["W1"] != x["W1"]);
+  CHECK(test::tensors(f.dir / "other")["W1"] != x["W1"]);
 }
 
 TEST_CASE("a worker node killed mid-run leaves a finished run that says so") {
@@ -350,6 +334,26 @@ TEST_CASE("a joiner without the cluster secret is refused and the job goes "
   CHECK(test::contains(loose_out.text, good));
 }
 
+namespace {
+
+uint16_t port_of(const std::string& address) {
+  return static_cast<uint16_t>(
+    std::stoul(address.substr(address.rfind(':') + 1)));
+}
+
+int connect_loopback(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  return fd;
+}
+
+} // namespace
+
 TEST_CASE("random bytes written to the scheduler's port do not stop the run") {
   cluster_fixture f;
   nodes n;
@@ -357,18 +361,10 @@ TEST_CASE("random bytes written to the scheduler's port do not stop the run") {
     concat({"node", "--role", "scheduler", "--workers", "1", "--shards", "1"},
       f.job(2, "asp")));
   n.address = address_of(await_line(n.scheduler, "listening on", n.log));
-  auto port = static_cast<uint16_t>(
-    std::stoul(n.address.substr(n.address.rfind(':') + 1)));
+  auto port = port_of(n.address);
   rng gen{11};
   for (int round = 0; round < 5; ++round) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(
-      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    int fd = connect_loopback(port);
     std::string junk(65536, '\0');
     for (auto& c : junk)
       c = static_cast<char>(gen.below(256));
@@ -469,22 +465,6 @@ size_t resident_bytes(pid_t pid) {
       return std::stoul(line.substr(6)) * 1024;
   FAIL("no VmRSS for " << pid);
   return 0;
-}
-
-uint16_t port_of(const std::string& address) {
-  return static_cast<uint16_t>(
-    std::stoul(address.substr(address.rfind(':') + 1)));
-}
-
-int connect_loopback(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  return fd;
 }
 
 // CAF 0.17's 32-byte BASP header (network byte order) of a client handshake

@@ -166,20 +166,6 @@ std::string csv_blobs(const test::temp_dir& dir, size_t rows) {
   return dir.write("blobs.csv", csv.str());
 }
 
-std::map<std::string, std::string> tensors(const std::string& dir) {
-  std::map<std::string, std::string> result;
-  for (auto& entry : std::filesystem::directory_iterator(dir)) {
-    auto name = entry.path().filename().string();
-    if (entry.path().extension() != ".npy")
-      continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    result[name.substr(0, name.find('.'))] = bytes.str();
-  }
-  return result;
-}
-
 std::vector<std::string> cat(
   std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -266,9 +252,9 @@ TEST_CASE("several machines, simulated with network namespaces: a TLS bsp "
                   "--worker-nodes", "2", "--save", dir / "loopback-model"},
         job(3)));
     REQUIRE_MESSAGE(launch.first == 0, launch.second);
-    auto x = tensors(dir / "netns-model");
+    auto x = test::tensors(dir / "netns-model");
     CHECK(x.size() == 4);
-    CHECK(x == tensors(dir / "loopback-model"));
+    CHECK(x == test::tensors(dir / "loopback-model"));
   }
   SUBCASE("a worker whose link is cut is noticed by heartbeats and dropped") {
     auto text = cluster(40, dir / "cut-model", true);
