@@ -180,7 +180,7 @@ server_shard_actor::behavior_type server_shard(
       // pull takes a fresh copy.
       auto now = version(st);
       if (st.snapshot_version != now || st.rules.in_place) {
-        st.snapshot = shared_floats{st.mem->values};
+        st.snapshot.refill(st.mem->values);
         st.snapshot_version = now;
       }
       return parameter_slice{st.job, now, st.snapshot, st.applied};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -66,7 +67,23 @@ public:
   shared_floats() : ptr_(empty()) {}
 
   explicit shared_floats(std::vector<float> xs)
-    : ptr_(std::make_shared<const std::vector<float>>(std::move(xs))) {}
+    : ptr_(std::make_shared<std::vector<float>>(std::move(xs))) {}
+
+  /// Makes this hold a copy of `xs`: in its own buffer when this handle is
+  /// the buffer's only one (no message holds it any more, so nobody can see
+  /// it change), else in a new buffer. Reusing the buffer spares a large
+  /// model the allocation and page faults of a fresh one per version.
+  void refill(const std::vector<float>& xs) {
+    if (ptr_.use_count() == 1) {
+      // The last other holder released its handle (an atomic decrement
+      // with release order) before this saw the count of 1: its reads of
+      // the buffer happen before the writes below.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      ptr_->assign(xs.begin(), xs.end());
+    } else {
+      ptr_ = std::make_shared<std::vector<float>>(xs);
+    }
+  }
 
   const std::vector<float>& get() const {
     return *ptr_;
@@ -89,12 +106,14 @@ public:
   }
 
 private:
-  static const std::shared_ptr<const std::vector<float>>& empty() {
-    static const auto result = std::make_shared<const std::vector<float>>();
+  // Shared by every default-constructed buffer; the static copy keeps its
+  // count above 1, so refill never writes into it.
+  static const std::shared_ptr<std::vector<float>>& empty() {
+    static const auto result = std::make_shared<std::vector<float>>();
     return result;
   }
 
-  std::shared_ptr<const std::vector<float>> ptr_;
+  std::shared_ptr<std::vector<float>> ptr_;
 };
 
 template <class Inspector>

@@ -706,3 +706,27 @@ TEST_CASE("a length claiming more elements than the message has bytes is "
   CHECK(f.deserialize(pbuf, pback) == caf::sec::invalid_argument);
   CHECK(pback.values.empty());
 }
+
+TEST_CASE("shared_floats refill writes in place only when no other handle "
+          "holds the buffer") {
+  auto first = test::random_floats(n, 5, -1.0, 1.0);
+  auto second = test::random_floats(n, 6, -1.0, 1.0);
+  auto third = test::random_floats(n, 7, -1.0, 1.0);
+  shared_floats x;
+  shared_floats empty;
+  x.refill(first); // the default buffer is shared by every empty one
+  CHECK(empty.size() == 0);
+  CHECK(same_bits(x.get(), first));
+  // A reader (a message in flight) holds the buffer: refill leaves its
+  // view alone and takes a new buffer.
+  shared_floats reader = x;
+  x.refill(second);
+  CHECK(same_bits(reader.get(), first));
+  CHECK(same_bits(x.get(), second));
+  CHECK(x.data() != reader.data());
+  // Nobody else holds it any more: the same buffer is overwritten.
+  auto* before = x.data();
+  x.refill(third);
+  CHECK(x.data() == before);
+  CHECK(same_bits(x.get(), third));
+}
