@@ -529,7 +529,6 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
           grant(self, w);
       st.release();
       check_epoch_end(self);
-      maybe_start(self);
     },
     commit_atom::value, req);
 }
@@ -745,6 +744,8 @@ scheduler_internal::behavior_type scheduler(
       }
       st.release();
       check_epoch_end(self);
+      // The job may have waited for this worker's answer to its slice.
+      maybe_start(self);
     }
     if (st.over && still_running(st) == 0)
       self->quit(caf::exit_reason::normal);

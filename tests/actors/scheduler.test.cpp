@@ -1136,3 +1136,21 @@ TEST_CASE("a worker that refuses its slice or a plan is dropped and the run "
     CHECK(out.result->history[0].workers_lost == 1);
   }
 }
+
+TEST_CASE("a worker that dies before answering its slice does not hold the "
+          "job back") {
+  // The well-behaved worker answered first; the job waits for the other,
+  // which dies instead of answering: its death must start the job.
+  picky_fixture f{picky::hold_slice};
+  f.wait_for("slice held");
+  f.round_trip<std::string>(f.sched, hello_atom::value);
+  f.round_trip<shard_stats>(f.shard, stats_atom::value);
+  f.round_trip<std::string>(f.sched, hello_atom::value);
+  f.self->send_exit(f.odd, caf::exit_reason::kill);
+  f.wait_for("going on with 1 of 2 workers");
+  f.wait_for_plans(1);
+  f.self->send(f.good, report_atom::value);
+  auto out = await_end(f.self);
+  REQUIRE_MESSAGE(out.result, f.sys.render(out.failure));
+  CHECK(out.result->history.size() == 1);
+}
