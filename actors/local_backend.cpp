@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include "actors/scheduler.hpp"
 #include "actors/server_shard.hpp"
@@ -123,6 +124,15 @@ void configure_system(caf::actor_system_config& cfg, size_t threads) {
   // 0.9-1.0x the sequential trainer instead of 1.5x. Polling longer before
   // sleeping (a few milliseconds of spinning at most) fixes that.
   cfg.set("work-stealing.aggressive-poll-attempts", size_t{100000});
+}
+
+job_actors start_job(caf::actor_system& sys, const job_spec& spec,
+  std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
+  const caf::actor& reply_to) {
+  validate(spec);
+  auto job = spawn_job(sys, spec, std::move(train), std::move(test));
+  caf::send_as(reply_to, job.scheduler, run_atom::value);
+  return job;
 }
 
 job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,

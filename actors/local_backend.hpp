@@ -136,6 +136,18 @@ job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
   const job_placement& placement = {});
 
+/// Starts a whole job inside the caller's actor system without blocking:
+/// spawn_job(sys, spec, train, test), then `run` sent on behalf of
+/// `reply_to`, which becomes the job's driver. `reply_to` then gets, as
+/// messages: each epoch's `epoch_metrics`, log lines (`std::string`),
+/// `progress_report`s, and at the end one `run_result` (the trained
+/// parameters, flat, and the metrics) or one `caf::error` naming why the
+/// job failed. The job's actors stop by themselves when it ends.
+/// @throws std::invalid_argument for a job that cannot run (validate).
+job_actors start_job(caf::actor_system& sys, const job_spec& spec,
+  std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
+  const caf::actor& reply_to);
+
 /// Runs the job of `scheduler` (spawned into `sys`, its shards and workers
 /// anywhere): sends it `run` from an actor of `sys` and calls `hooks` with
 /// what it reports until the job ends. `model` shapes the result's
