@@ -10,16 +10,24 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "actors/local_backend.hpp"
 #include "linalg/data/feature_transform.hpp"
@@ -28,6 +36,7 @@
 #include "linalg/data/partition.hpp"
 #include "linalg/core/random.hpp"
 #include "linalg/train/sequential_trainer.hpp"
+#include "tests/actors/actor_support.hpp"
 #include "tests/test_support.hpp"
 
 using namespace paramserv;
@@ -552,4 +561,82 @@ TEST_CASE("two runs of the same seed get different job ids and the same "
   auto b = train_local(opts, local_with(2, "bsp@1"), train, nullptr);
   CHECK(a.job != b.job);
   CHECK(same_bits(flat(a.params), flat(b.params)));
+}
+
+namespace {
+
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+
+// An application actor that answers every `ping` with its count so far.
+caf::behavior counter(caf::stateful_actor<size_t>* self) {
+  return {
+    [=](ping_atom) {
+      return ++self->state;
+    },
+  };
+}
+
+// The application's actor that trains: it starts the job with itself as
+// the driver and hands the result to `done`.
+caf::behavior embedder(caf::event_based_actor* self, job_spec spec,
+  std::shared_ptr<const dataset> train, caf::actor done) {
+  start_job(
+    self->system(), spec, train, nullptr, caf::actor_cast<caf::actor>(self));
+  return {
+    [](const epoch_metrics&) {},
+    [](const progress_report&) {},
+    [](const std::string&) {},
+    [=](run_result& r) {
+      self->send(done, std::move(r));
+      self->quit();
+    },
+    [=](caf::error& err) {
+      self->send(done, std::move(err));
+      self->quit();
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("an application actor gets the training result as a message while "
+          "another actor of its system keeps answering") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{test::configured(cfg)};
+  caf::scoped_actor self{sys};
+  auto train = blobs(6000, 3);
+  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 6, 2);
+  local_options local;
+  local.workers = 2;
+  auto spec = make_job_spec(opts, local, *train);
+  auto count = sys.spawn(counter);
+  sys.spawn(embedder, spec, train, caf::actor_cast<caf::actor>(self));
+  // Ask the counter, one request after the other, until the result came;
+  // each answer is a request served while the job ran.
+  size_t answered = 0;
+  std::optional<run_result> result;
+  while (!result) {
+    self->request(count, std::chrono::seconds(60), ping_atom::value)
+      .receive(
+        [&](size_t n) {
+          answered = n;
+        },
+        [&](caf::error& err) {
+          FAIL(sys.render(err));
+        });
+    self->receive(
+      [&](run_result& r) {
+        result = std::move(r);
+      },
+      [&](caf::error& err) {
+        FAIL(sys.render(err));
+      },
+      // Only what is in the mailbox already: no wait.
+      caf::after(std::chrono::seconds(0)) >> [] {});
+  }
+  self->send_exit(count, caf::exit_reason::user_shutdown);
+  CHECK(result->history.size() == 6);
+  CHECK(result->params.size()
+        == parameter_set{make_model(opts.model)->shapes()}.flat().size());
+  CHECK(answered > 1);
 }
