@@ -1,7 +1,10 @@
 #include "linalg/models/model.hpp"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <stdexcept>
+#include <type_traits>
 
 #include "linalg/models/mlp.hpp"
 #include "linalg/models/softmax_regression.hpp"
@@ -16,14 +19,69 @@ std::vector<size_t> model_spec::layers() const {
   return result;
 }
 
-void model_spec::validate() const {
-  if (kind != "softmax" && kind != "mlp")
+namespace {
+
+// Custom models by name. Guarded: embedding applications may register from
+// any thread.
+struct model_registry {
+  std::mutex mtx;
+  std::map<std::string, model_factory> makers;
+
+  static model_registry& get() {
+    static model_registry instance;
+    return instance;
+  }
+
+  model_factory find(const std::string& kind) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto i = makers.find(kind);
+    return i == makers.end() ? model_factory{} : i->second;
+  }
+
+  std::string names() {
+    std::lock_guard<std::mutex> guard{mtx};
+    std::string result = "softmax, mlp";
+    for (auto& entry : makers)
+      result += ", " + entry.first;
+    return result;
+  }
+};
+
+bool built_in(const std::string& kind) {
+  return kind == "softmax" || kind == "mlp";
+}
+
+} // namespace
+
+void register_model(const std::string& kind, model_factory make) {
+  if (kind.empty() || built_in(kind) || !make)
     throw std::invalid_argument(
-      "model: unknown kind \"" + kind + "\" (expected softmax or mlp)");
+      "register_model: \"" + kind
+      + "\" needs a name other than softmax and mlp, and a factory");
+  auto& reg = model_registry::get();
+  std::lock_guard<std::mutex> guard{reg.mtx};
+  reg.makers[kind] = std::move(make);
+}
+
+std::string known_models() {
+  return model_registry::get().names();
+}
+
+bool model_known(const std::string& kind) {
+  return built_in(kind) || model_registry::get().find(kind) != nullptr;
+}
+
+void model_spec::validate() const {
+  if (!model_known(kind))
+    throw std::invalid_argument("model: unknown kind \"" + kind
+                                + "\" (this process knows " + known_models()
+                                + ")");
   if (inputs == 0)
     throw std::invalid_argument("model: zero inputs");
   if (classes < 2)
     throw std::invalid_argument("model: needs at least 2 classes");
+  if (!built_in(kind))
+    return; // the rest is the custom model's to check
   if (kind == "softmax" && !hidden.empty())
     throw std::invalid_argument("model: softmax has no hidden layers");
   if (std::find(hidden.begin(), hidden.end(), size_t{0}) != hidden.end())
@@ -59,6 +117,18 @@ evaluation basic_model<T>::evaluate(const params_type& params,
 template <class T>
 std::unique_ptr<basic_model<T>> make_model(const model_spec& spec) {
   spec.validate();
+  if (!built_in(spec.kind)) {
+    if constexpr (std::is_same_v<T, float>) {
+      auto made = model_registry::get().find(spec.kind)(spec);
+      if (!made)
+        throw std::invalid_argument(
+          "model: the factory of \"" + spec.kind + "\" made nothing");
+      return made;
+    } else {
+      throw std::invalid_argument(
+        "model: \"" + spec.kind + "\" is registered for float only");
+    }
+  }
   if (spec.kind == "softmax")
     return std::make_unique<basic_softmax_regression<T>>(
       spec.inputs, spec.classes);

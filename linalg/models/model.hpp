@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -112,9 +113,29 @@ public:
 
 using model = basic_model<float>;
 
-/// Builds the model a spec describes (validating it first).
-/// @throws std::invalid_argument for an invalid spec.
+/// Builds the model a spec describes (validating it first): a built-in
+/// kind, or one registered with register_model (float models only).
+/// @throws std::invalid_argument for an invalid spec or an unknown kind.
 template <class T = float>
 std::unique_ptr<basic_model<T>> make_model(const model_spec& spec);
+
+/// Makes a model of a registered kind from its spec (the spec's inputs,
+/// classes and hidden widths are the custom model's to interpret).
+using model_factory = std::function<std::unique_ptr<model>(const model_spec&)>;
+
+/// Registers a custom model under `kind`, so that a job naming it (a
+/// job_spec carries the name, never code) trains it through the same
+/// shards and workers. Every process that builds the model (workers, the
+/// scheduler, which evaluates it) must register it before it spawns or
+/// joins. Registering a kind again replaces it. Thread-safe.
+/// @throws std::invalid_argument for an empty name, a built-in name
+///         ("softmax", "mlp") or an empty factory.
+void register_model(const std::string& kind, model_factory make);
+
+/// Whether `kind` is a built-in or a registered model.
+bool model_known(const std::string& kind);
+
+/// The kinds this process knows, for messages: "softmax, mlp[, ...]".
+std::string known_models();
 
 } // namespace paramserv

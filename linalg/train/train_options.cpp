@@ -17,9 +17,9 @@ void validate(const train_options& opts) {
     throw std::invalid_argument(
       "--lr: must be a positive number, got " + std::to_string(lr));
   auto& m = opts.model;
-  if (m.kind != "softmax" && m.kind != "mlp")
-    throw std::invalid_argument(
-      "--model: unknown model \"" + m.kind + "\" (expected softmax or mlp)");
+  if (!model_known(m.kind))
+    throw std::invalid_argument("--model: unknown model \"" + m.kind
+                                + "\" (expected " + known_models() + ")");
   if (m.kind == "softmax" && !m.hidden.empty())
     throw std::invalid_argument("--hidden: a softmax model has no hidden "
                                 "layers");

@@ -32,6 +32,7 @@
 #include "actors/local_backend.hpp"
 #include "linalg/data/feature_transform.hpp"
 #include "linalg/io/model_io.hpp"
+#include "linalg/models/mlp.hpp"
 #include "linalg/optim/optimizer.hpp"
 #include "linalg/data/partition.hpp"
 #include "linalg/core/random.hpp"
@@ -639,4 +640,57 @@ TEST_CASE("an application actor gets the training result as a message while "
   CHECK(result->params.size()
         == parameter_set{make_model(opts.model)->shapes()}.flat().size());
   CHECK(answered > 1);
+}
+
+namespace {
+
+// A custom model for the registry: an MLP under another name (so its
+// results can be compared with the built-in one's), built by its factory.
+class renamed_mlp : public mlp {
+public:
+  explicit renamed_mlp(const model_spec& spec)
+    : mlp(builtin(spec)), spec_(spec) {}
+
+  const model_spec& spec() const override {
+    return spec_;
+  }
+
+  std::unique_ptr<model> clone() const override {
+    return std::make_unique<renamed_mlp>(spec_);
+  }
+
+private:
+  static model_spec builtin(model_spec spec) {
+    spec.kind = "mlp";
+    return spec;
+  }
+
+  model_spec spec_;
+};
+
+} // namespace
+
+TEST_CASE("a registered custom model trains through the same actors, and an "
+          "unknown one is refused by name") {
+  register_model("test-renamed-mlp", [](const model_spec& spec) {
+    return std::make_unique<renamed_mlp>(spec);
+  });
+  auto train = blobs(240, 5);
+  auto opts = small_options();
+  opts.model.kind = "mlp";
+  auto builtin = train_local(opts, local_with(2, "bsp@1"), train, nullptr);
+  opts.model.kind = "test-renamed-mlp";
+  auto custom = train_local(opts, local_with(2, "bsp@1"), train, nullptr);
+  // The same computation under another name: the same model, bit for bit.
+  CHECK(same_bits(flat(custom.params), flat(builtin.params)));
+  CHECK(custom.history.size() == builtin.history.size());
+  opts.model.kind = "test-never-registered";
+  std::string why;
+  try {
+    train_local(opts, local_with(2, "bsp@1"), train, nullptr);
+  } catch (const std::invalid_argument& e) {
+    why = e.what();
+  }
+  CHECK(why.find("\"test-never-registered\"") != std::string::npos);
+  CHECK(why.find("test-renamed-mlp") != std::string::npos);
 }
