@@ -23,4 +23,4 @@ cmake --build "$prefix/example-build" -j2 > "$prefix/build.log" 2>&1 || {
   tail -30 "$prefix/build.log" >&2; exit 1; }
 out=$("$prefix/example-build/embed")
 echo "$out"
-echo "$out" | grep -Eq '^embed: accuracy=(0\.9[5-9]|1\.0)'
+echo "$out" | grep -Eq 'epochs=[0-9]+ recovered$'
