@@ -156,6 +156,22 @@ std::string load_error(
   return what;
 }
 
+/// blobs(rows, seed) written to the file `name` in `dir` as CSV (label
+/// first); returns its path.
+template <class Dir>
+std::string blobs_csv(
+  const Dir& dir, const std::string& name, size_t rows, uint64_t seed) {
+  auto d = blobs(rows, seed);
+  std::ostringstream csv;
+  for (size_t j = 0; j < d.size(); ++j) {
+    csv << d.y[j];
+    for (size_t i = 0; i < d.features(); ++i)
+      csv << ',' << d.x(i, j);
+    csv << '\n';
+  }
+  return dir.write(name, csv.str());
+}
+
 /// The tensors of a saved model folder by name (the .npy file names carry a
 /// random suffix after the first dot), as bytes.
 inline std::map<std::string, std::string> tensors(const std::string& dir) {

@@ -1076,6 +1076,15 @@ struct picky_fixture {
       .receive([](Reply&) {}, [](caf::error&) {});
   }
 
+  // Waits, by round trips, until everything the scheduler could do before
+  // a held slice answer is done: hand_out's roster request reached the
+  // shard, the shard answered it and the scheduler took that answer.
+  void settle() {
+    round_trip<std::string>(sched, hello_atom::value);
+    round_trip<shard_stats>(shard, stats_atom::value);
+    round_trip<std::string>(sched, hello_atom::value);
+  }
+
   // Takes the messages already in the mailbox, without waiting.
   void drain() {
     bool more = true;
@@ -1104,13 +1113,10 @@ TEST_CASE("the scheduler starts the job only once every worker has answered "
   // meanwhile.
   picky_fixture f{picky::hold_slice};
   f.wait_for("slice held");
-  // Everything the scheduler could do before the held answer is done:
-  // hand_out's roster request reached the shard, the shard answered it,
-  // the scheduler took that answer, and anything it sent the workers then
-  // reached them and, forwarded, this mailbox.
-  f.round_trip<std::string>(f.sched, hello_atom::value);
-  f.round_trip<shard_stats>(f.shard, stats_atom::value);
-  f.round_trip<std::string>(f.sched, hello_atom::value);
+  // Everything the scheduler could do before the held answer is done, and
+  // anything it sent the workers then reached them and, forwarded, this
+  // mailbox.
+  f.settle();
   f.round_trip<std::string>(f.good, log_atom::value);
   f.round_trip<std::string>(f.odd, log_atom::value);
   f.drain();
@@ -1143,9 +1149,7 @@ TEST_CASE("a worker that dies before answering its slice does not hold the "
   // which dies instead of answering: its death must start the job.
   picky_fixture f{picky::hold_slice};
   f.wait_for("slice held");
-  f.round_trip<std::string>(f.sched, hello_atom::value);
-  f.round_trip<shard_stats>(f.shard, stats_atom::value);
-  f.round_trip<std::string>(f.sched, hello_atom::value);
+  f.settle();
   f.self->send_exit(f.odd, caf::exit_reason::kill);
   f.wait_for("going on with 1 of 2 workers");
   f.wait_for_plans(1);

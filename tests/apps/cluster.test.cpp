@@ -43,17 +43,8 @@ struct cluster_fixture {
   test::temp_dir dir{"paramserv-cluster"};
   std::string data;
 
-  explicit cluster_fixture(size_t rows = 600) {
-    auto d = test::blobs(rows, 7);
-    std::ostringstream csv;
-    for (size_t j = 0; j < d.size(); ++j) {
-      csv << d.y[j];
-      for (size_t i = 0; i < d.features(); ++i)
-        csv << ',' << d.x(i, j);
-      csv << '\n';
-    }
-    data = dir.write("blobs.csv", csv.str());
-  }
+  explicit cluster_fixture(size_t rows = 600)
+    : data(test::blobs_csv(dir, "blobs.csv", rows, 7)) {}
 
   // The job flags of a small softmax job on the blobs.
   std::vector<std::string> job(size_t epochs, const std::string& mode) const {

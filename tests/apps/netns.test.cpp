@@ -154,18 +154,6 @@ int exit_code(child_process& p) {
   return WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
 }
 
-std::string csv_blobs(const test::temp_dir& dir, size_t rows) {
-  auto d = test::blobs(rows, 7);
-  std::ostringstream csv;
-  for (size_t j = 0; j < d.size(); ++j) {
-    csv << d.y[j];
-    for (size_t i = 0; i < d.features(); ++i)
-      csv << ',' << d.x(i, j);
-    csv << '\n';
-  }
-  return dir.write("blobs.csv", csv.str());
-}
-
 std::vector<std::string> cat(
   std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -182,7 +170,7 @@ TEST_CASE("several machines, simulated with network namespaces: a TLS bsp "
     return;
   }
   test::temp_dir dir{"paramserv-netns"};
-  auto data = csv_blobs(dir, 2000);
+  auto data = test::blobs_csv(dir, "blobs.csv", 2000, 7);
   auto certs = dir / "certs";
   REQUIRE(run({PARAMSERV_BINARY, "certs", certs, "--nodes", "4"}).first == 0);
   auto tls = [&](int i) {
