@@ -20,10 +20,20 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/local_node.hpp"
+#include "actors/net/cluster.hpp"
+#include "actors/net/endpoint.hpp"
+#include "actors/worker.hpp"
 #include "apps/process.hpp"
 #include "linalg/core/random.hpp"
 #include "tests/test_support.hpp"
@@ -553,4 +563,49 @@ TEST_CASE("a header claiming a 4 GiB payload grows a TLS node by less than "
   auto plain_growth = probe({});
   CHECK(plain_growth >= bound); // the probe sees what it guards against
   MESSAGE("plaintext node grew by " << plain_growth / (1 << 20) << " MiB");
+}
+
+TEST_CASE("an embedding application's workers join paramserv node processes "
+          "and the job finishes") {
+  // The scheduler and a server are paramserv node processes; this test
+  // process is the embedding application: its own actor system, set up as
+  // a node, joins the scheduler and spawns two workers into it.
+  cluster_fixture f;
+  nodes n;
+  n.scheduler = start(
+    concat({"node", "--role", "scheduler", "--workers", "2", "--shards", "1"},
+      f.job(2, "bsp")));
+  n.address = address_of(await_line(n.scheduler, "listening on", n.log));
+  n.server = start({"node", "--role", "server", "--join", n.address});
+  {
+    caf::actor_system_config cfg;
+    configure_node(cfg, network_options{}, 2);
+    caf::actor_system sys{cfg};
+    auto node = std::make_shared<local_node>();
+    node->name = "embedder:" + std::to_string(::getpid());
+    node->connector = connector_of(sys);
+    auto scheduler = join_scheduler(
+      sys, parse_endpoint(n.address), std::chrono::milliseconds(start_bound));
+    caf::scoped_actor self{sys};
+    for (int w = 0; w < 2; ++w) {
+      worker_config wc;
+      wc.scheduler = scheduler;
+      wc.node = node;
+      self->monitor(sys.spawn(worker, std::move(wc)));
+    }
+    // The workers stop when the job ends: normally if it ended well.
+    for (int w = 0; w < 2; ++w)
+      self->receive(
+        [&](caf::down_msg& msg) {
+          CHECK_MESSAGE(!msg.reason, sys.render(msg.reason));
+        },
+        caf::after(run_bound) >>
+          [] {
+            FAIL("the workers did not stop");
+          });
+  }
+  auto out = finish(n.scheduler, run_bound, n.log);
+  CHECK_MESSAGE(out.ok(), out.text);
+  CHECK(test::contains(out.text, "epoch 2/2"));
+  CHECK(finish(n.server, run_bound).ok());
 }
