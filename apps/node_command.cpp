@@ -118,7 +118,11 @@ struct node_actors {
 
 // A published actor that takes no messages: the door of a server node's
 // listener, through which workers of other nodes connect to its shards.
-caf::behavior door_actor() {
+//
+// It takes the node's name only because CAF 0.17 dereferences a null
+// argument tuple when it spawns a function that takes no arguments
+// (init_fun_factory.hpp:85, reported by UBSan).
+caf::behavior door_actor([[maybe_unused]] const std::string& node) {
   return {[](done_atom) {}};
 }
 
@@ -134,7 +138,7 @@ node_actors spawn_roles(caf::actor_system& sys, const roles& r,
     if (where.host == "0.0.0.0" || where.host == "::")
       throw usage_error("--listen: give the address workers reach this node "
                         "at, not a wildcard");
-    result.door = sys.spawn(door_actor);
+    result.door = sys.spawn(door_actor, node->name);
     try {
       where.port = publish_at(sys, result.door, where);
     } catch (...) {

@@ -168,8 +168,10 @@ void tcp_round_trip(int fd, std::vector<float>& xs) {
 // -- the server process ---------------------------------------------------
 
 // The minimal CAF peer: takes a push, answers a pull with what it holds.
-caf::behavior echo() {
-  auto held = std::make_shared<shared_floats>();
+// (It takes the buffer it starts with: CAF 0.17 dereferences a null argument
+// tuple when it spawns a function that takes no arguments.)
+caf::behavior echo(shared_floats initial) {
+  auto held = std::make_shared<shared_floats>(std::move(initial));
   return {
     [=](push_atom, gradient_push& p) -> uint64_t {
       *held = shared_floats{std::move(p.values)};
@@ -219,7 +221,7 @@ struct ports {
       return *port;
     };
     std::vector<caf::actor> keep;
-    auto echo_actor = sys.spawn(echo);
+    auto echo_actor = sys.spawn(echo, shared_floats{});
     keep.push_back(echo_actor);
     out.echo = publish(echo_actor);
     // The shards' stand-in scheduler: it takes their registrations, sends

@@ -568,8 +568,11 @@ namespace {
 
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
-// An application actor that answers every `ping` with its count so far.
-caf::behavior counter(caf::stateful_actor<size_t>* self) {
+// An application actor that answers every `ping` with its count so far,
+// starting from `start` (an argument: CAF 0.17 dereferences a null argument
+// tuple when it spawns a function that takes none).
+caf::behavior counter(caf::stateful_actor<size_t>* self, size_t start) {
+  self->state = start;
   return {
     [=](ping_atom) {
       return ++self->state;
@@ -610,7 +613,7 @@ TEST_CASE("an application actor gets the training result as a message while "
   local_options local;
   local.workers = 2;
   auto spec = make_job_spec(opts, local, *train);
-  auto count = sys.spawn(counter);
+  auto count = sys.spawn(counter, size_t{0});
   sys.spawn(embedder, spec, train, caf::actor_cast<caf::actor>(self));
   // Ask the counter, one request after the other, until the result came;
   // each answer is a request served while the job ran.
