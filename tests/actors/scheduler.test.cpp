@@ -1031,41 +1031,44 @@ struct picky_fixture {
     self->send_exit(sched, caf::exit_reason::user_shutdown);
   }
 
-  // Receives until a text message containing `text`, keeping plans and
-  // lines.
+  // Takes one message (lines and plans are kept); false if none came
+  // within `bound`.
+  bool take(std::chrono::seconds bound) {
+    bool got = true;
+    self->receive(
+      [&](const std::string& line) {
+        log.push_back(line);
+      },
+      [&](epoch_plan& plan) {
+        plans.push_back(plan);
+      },
+      [](const progress_report&) {},
+      caf::after(bound) >>
+        [&] {
+          got = false;
+        });
+    return got;
+  }
+
+  // Receives until a new line containing `text`.
   void wait_for(const std::string& text) {
-    bool seen = false;
-    while (!seen)
-      self->receive(
-        [&](const std::string& line) {
-          log.push_back(line);
-          seen = line.find(text) != std::string::npos;
-        },
-        [&](epoch_plan& plan) {
-          plans.push_back(plan);
-        },
-        [](const progress_report&) {},
-        caf::after(reply_timeout) >>
-          [&] {
-            FAIL("no message containing \"" << text << "\"");
-          });
+    size_t checked = log.size();
+    auto seen = [&] {
+      for (; checked < log.size(); ++checked)
+        if (log[checked].find(text) != std::string::npos)
+          return true;
+      return false;
+    };
+    while (!seen())
+      if (!take(reply_timeout))
+        FAIL("no message containing \"" << text << "\"");
   }
 
   // Receives until `n` plans arrived in all.
   void wait_for_plans(size_t n) {
     while (plans.size() < n)
-      self->receive(
-        [&](const std::string& line) {
-          log.push_back(line);
-        },
-        [&](epoch_plan& plan) {
-          plans.push_back(plan);
-        },
-        [](const progress_report&) {},
-        caf::after(reply_timeout) >>
-          [&] {
-            FAIL("waiting for " << n << " plans, got " << plans.size());
-          });
+      if (!take(reply_timeout))
+        FAIL("waiting for " << n << " plans, got " << plans.size());
   }
 
   // A request to `whom` whose reply (an answer of type Reply or a refusal)
@@ -1087,20 +1090,8 @@ struct picky_fixture {
 
   // Takes the messages already in the mailbox, without waiting.
   void drain() {
-    bool more = true;
-    while (more)
-      self->receive(
-        [&](const std::string& line) {
-          log.push_back(line);
-        },
-        [&](epoch_plan& plan) {
-          plans.push_back(plan);
-        },
-        [](const progress_report&) {},
-        caf::after(std::chrono::seconds(0)) >>
-          [&] {
-            more = false;
-          });
+    while (take(std::chrono::seconds(0))) {
+    }
   }
 };
 
