@@ -103,7 +103,7 @@ train_options to_train_options(
   else if (!vm["hidden"].defaulted())
     throw usage_error("--hidden: a softmax model has no hidden layers");
   opts.model.act = parse_flag<activation>("--activation", c.activation);
-  opts.optimizer.kind = parse_flag<optimizer_kind>("--optimizer", c.optimizer);
+  opts.optimizer.kind = c.optimizer;
   opts.optimizer.momentum = c.momentum;
   opts.optimizer.weight_decay = c.weight_decay;
   opts.schedule.kind

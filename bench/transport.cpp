@@ -234,7 +234,7 @@ struct ports {
       auto shard = sys.spawn(server_shard, shard_config{sched_handle, nullptr});
       sched->receive([](register_atom, const registration&) {});
       optimizer_options opt;
-      opt.kind = optimizer_kind::sgd;
+      opt.kind = "sgd";
       sched->send(shard,
         shard_slice{i + 1, 0, 1, std::vector<float>(sizes[i], 0.5f), opt});
       out.shards[i] = publish(shard);

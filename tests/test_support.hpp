@@ -117,7 +117,7 @@ inline dataset blobs(size_t n, uint64_t seed) {
 /// Options for a small model of blobs() data: softmax 4-3 or an MLP 4-8-3
 /// (`kind`), 16 rows per batch, the given update rule, learning rate,
 /// epochs and seed.
-inline train_options small_options(const std::string& kind, optimizer_kind rule,
+inline train_options small_options(const std::string& kind, const std::string& rule,
   float lr, size_t epochs, uint64_t seed) {
   train_options opts;
   opts.model.kind = kind;

@@ -175,7 +175,7 @@ int main() {
   opts.model.kind = "logistic";
   opts.model.inputs = 3;
   opts.model.classes = 2;
-  opts.optimizer.kind = paramserv::optimizer_kind::sgd;
+  opts.optimizer.kind = "sgd";
   opts.schedule.base = 0.5f;
   opts.batch_size = 100;
   opts.epochs = 20;

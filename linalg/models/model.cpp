@@ -1,11 +1,10 @@
 #include "linalg/models/model.hpp"
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 #include <type_traits>
 
+#include "linalg/core/registry.hpp"
 #include "linalg/models/mlp.hpp"
 #include "linalg/models/softmax_regression.hpp"
 
@@ -21,54 +20,31 @@ std::vector<size_t> model_spec::layers() const {
 
 namespace {
 
-// Custom models by name. Guarded: embedding applications may register from
-// any thread.
-struct model_registry {
-  std::mutex mtx;
-  std::map<std::string, model_factory> makers;
-
-  static model_registry& get() {
-    static model_registry instance;
-    return instance;
-  }
-
-  model_factory find(const std::string& kind) {
-    std::lock_guard<std::mutex> guard{mtx};
-    auto i = makers.find(kind);
-    return i == makers.end() ? model_factory{} : i->second;
-  }
-
-  std::string names() {
-    std::lock_guard<std::mutex> guard{mtx};
-    std::string result = "softmax, mlp";
-    for (auto& entry : makers)
-      result += ", " + entry.first;
-    return result;
-  }
-};
+named_registry<model_factory>& models() {
+  static named_registry<model_factory> instance{"model", {"softmax", "mlp"}};
+  return instance;
+}
 
 bool built_in(const std::string& kind) {
-  return kind == "softmax" || kind == "mlp";
+  return models().built_in(kind);
 }
 
 } // namespace
 
 void register_model(const std::string& kind, model_factory make) {
-  if (kind.empty() || built_in(kind) || !make)
-    throw std::invalid_argument(
-      "register_model: \"" + kind
-      + "\" needs a name other than softmax and mlp, and a factory");
-  auto& reg = model_registry::get();
-  std::lock_guard<std::mutex> guard{reg.mtx};
-  reg.makers[kind] = std::move(make);
+  models().add(kind, std::move(make));
+}
+
+bool unregister_model(const std::string& kind) {
+  return models().remove(kind);
 }
 
 std::string known_models() {
-  return model_registry::get().names();
+  return models().names();
 }
 
 bool model_known(const std::string& kind) {
-  return built_in(kind) || model_registry::get().find(kind) != nullptr;
+  return models().known(kind);
 }
 
 void model_spec::validate() const {
@@ -119,7 +95,8 @@ std::unique_ptr<basic_model<T>> make_model(const model_spec& spec) {
   spec.validate();
   if (!built_in(spec.kind)) {
     if constexpr (std::is_same_v<T, float>) {
-      auto made = model_registry::get().find(spec.kind)(spec);
+      auto make = models().find(spec.kind);
+      auto made = make ? make(spec) : nullptr;
       if (!made)
         throw std::invalid_argument(
           "model: the factory of \"" + spec.kind + "\" made nothing");

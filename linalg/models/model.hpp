@@ -132,6 +132,10 @@ using model_factory = std::function<std::unique_ptr<model>(const model_spec&)>;
 ///         ("softmax", "mlp") or an empty factory.
 void register_model(const std::string& kind, model_factory make);
 
+/// Removes the custom model `kind` (a job naming it is refused from then
+/// on); returns whether it was registered. Thread-safe.
+bool unregister_model(const std::string& kind);
+
 /// Whether `kind` is a built-in or a registered model.
 bool model_known(const std::string& kind);
 

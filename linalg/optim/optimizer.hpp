@@ -3,37 +3,23 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "linalg/core/access.hpp"
 
-#include "linalg/core/names.hpp"
-
 namespace paramserv {
-
-/// Server-side update rules.
-enum class optimizer_kind { sgd, momentum, nesterov, adagrad, adam };
-
-template <>
-struct enum_names<optimizer_kind> {
-  static constexpr std::string_view what = "optimizer";
-  static constexpr std::array table{
-    std::pair{optimizer_kind::sgd, "sgd"},
-    std::pair{optimizer_kind::momentum, "momentum"},
-    std::pair{optimizer_kind::nesterov, "nesterov"},
-    std::pair{optimizer_kind::adagrad, "adagrad"},
-    std::pair{optimizer_kind::adam, "adam"},
-  };
-};
 
 /// Hyper-parameters of an update rule. Plain struct, defaults in-class.
 struct optimizer_options {
-  /// Default: sgd.
-  optimizer_kind kind = optimizer_kind::sgd;
+  /// The update rule: "sgd", "momentum", "nesterov", "adagrad", "adam",
+  /// or a name given to register_update_rule. Default: sgd.
+  std::string kind = "sgd";
   /// Momentum coefficient mu of momentum and nesterov. Default: 0.9.
   float momentum = 0.9f;
   /// Adam's decay rates. Default: 0.9 and 0.999.
@@ -47,7 +33,8 @@ struct optimizer_options {
   friend bool operator==(const optimizer_options&, const optimizer_options&)
     = default;
 
-  /// Throws std::invalid_argument("optimizer: ...") for a value out of range
+  /// Throws std::invalid_argument("optimizer: ...") for a rule this process
+  /// does not know (naming it and the ones it knows) or a value out of range
   /// (momentum and betas in [0, 1), epsilon > 0, weight decay >= 0).
   void validate() const;
 };
@@ -80,11 +67,38 @@ public:
   virtual size_t steps() const = 0;
 };
 
-/// Creates the update rule `opts` names, with zeroed state for `n`
-/// parameters.
-/// @throws std::invalid_argument for invalid options.
+/// Creates the update rule `opts` names (built in or registered), with
+/// zeroed state for `n` parameters.
+/// @throws std::invalid_argument for invalid options or an unknown rule.
 std::unique_ptr<optimizer> make_optimizer(
   const optimizer_options& opts, size_t n);
+
+/// Makes a custom update rule's instance for `n` parameters (one shard's,
+/// or a whole model's), given the job's hyper-parameters, which are the
+/// rule's to interpret. This is the server side of training: SystemDS
+/// paramserv's `agg`, applied to the gradient the shard aggregated (one
+/// push, or under bsp and sbp the row-weighted mean of the workers').
+using update_rule_factory = std::function<std::unique_ptr<optimizer>(
+  const optimizer_options& opts, size_t n)>;
+
+/// Registers a custom update rule under `kind`, so that a job naming it
+/// (optimizer_options::kind; a message carries the name, never code)
+/// updates its shards with it. Every process that runs a shard of such a
+/// job (and the sequential trainer) must register it first. Registering a
+/// kind again replaces it. Thread-safe.
+/// @throws std::invalid_argument for an empty or built-in name or an empty
+///         factory.
+void register_update_rule(const std::string& kind, update_rule_factory make);
+
+/// Removes the custom update rule `kind`; returns whether it was there.
+/// Thread-safe.
+bool unregister_update_rule(const std::string& kind);
+
+/// Whether `kind` is a built-in or a registered update rule.
+bool update_rule_known(const std::string& kind);
+
+/// The update rules this process knows, for messages: "sgd, momentum, ...".
+std::string known_update_rules();
 
 /// Adapts an update-rule policy (see update_rules.hpp for the shape) to the
 /// optimizer interface and owns its state arrays. Custom update rules plug
@@ -150,5 +164,15 @@ private:
   size_t size_;
   std::atomic<size_t> steps_{0};
 };
+
+/// The factory of basic_optimizer<Rule>, each instance with its own copy of
+/// `rule` (whose members are its hyper-parameters): how a custom rule of
+/// update_rules.hpp's shape is registered or handed to paramserv::train.
+template <class Rule>
+update_rule_factory rule_factory(Rule rule) {
+  return [rule](const optimizer_options&, size_t n) {
+    return std::make_unique<basic_optimizer<Rule>>(rule, n);
+  };
+}
 
 } // namespace paramserv

@@ -25,6 +25,10 @@ void validate(const train_options& opts) {
                                 "layers");
   if (std::find(m.hidden.begin(), m.hidden.end(), size_t{0}) != m.hidden.end())
     throw std::invalid_argument("--hidden: a hidden layer has width 0");
+  if (!update_rule_known(opts.optimizer.kind))
+    throw std::invalid_argument("--optimizer: unknown update rule \""
+                                + opts.optimizer.kind + "\" (expected "
+                                + known_update_rules() + ")");
   opts.optimizer.validate();
   opts.schedule.validate();
 }

@@ -52,7 +52,7 @@ std::shared_ptr<const dataset> blobs(size_t n, uint64_t seed) {
 
 // An MLP 4-8-3 trained with plain sgd, 16 rows per batch, 3 epochs.
 train_options small_options() {
-  return test::small_options("mlp", optimizer_kind::sgd, 0.1f, 3, 7);
+  return test::small_options("mlp", "sgd", 0.1f, 3, 7);
 }
 
 local_options local_with(size_t workers, const std::string& modes) {
@@ -150,14 +150,14 @@ TEST_CASE("bsp with one worker equals the sequential trainer") {
   auto train = blobs(200, 1);
   auto opts = small_options();
   SUBCASE("sgd") {
-    opts.optimizer.kind = optimizer_kind::sgd;
+    opts.optimizer.kind = "sgd";
   }
   SUBCASE("adam") {
-    opts.optimizer.kind = optimizer_kind::adam;
+    opts.optimizer.kind = "adam";
     opts.schedule.base = 0.01f;
   }
   SUBCASE("momentum, disjoint_random rows") {
-    opts.optimizer.kind = optimizer_kind::momentum;
+    opts.optimizer.kind = "momentum";
     opts.scheme = partition_scheme::disjoint_random;
   }
   auto r = train_local(opts, local_with(1, "bsp@1"), train, nullptr);
@@ -191,7 +191,7 @@ TEST_CASE("a bsp run with k workers equals sequential sgd on the union "
     k = 3;
     n = 97;
     opts.scheme = partition_scheme::disjoint_random;
-    opts.optimizer.kind = optimizer_kind::momentum;
+    opts.optimizer.kind = "momentum";
     opts.schedule.base = 0.05f;
   }
   CAPTURE(k);
@@ -220,7 +220,7 @@ TEST_CASE("bsp gives the same model bit for bit for 1, 2 and 4 shards and "
           "the same saved bytes for the same seed") {
   auto train = blobs(200, 3);
   auto opts = small_options();
-  opts.optimizer.kind = optimizer_kind::adam;
+  opts.optimizer.kind = "adam";
   opts.schedule.base = 0.01f;
   auto run = [&](size_t shards, uint64_t seed) {
     auto local = local_with(2, "bsp@1");
@@ -303,7 +303,7 @@ TEST_CASE("asp, hogwild and sbp with one backup of three learn separable "
   auto train = blobs(600, 5);
   auto test = blobs(300, 6);
   auto opts = small_options();
-  opts.optimizer.kind = optimizer_kind::adam;
+  opts.optimizer.kind = "adam";
   opts.schedule.base = 0.02f;
   opts.epochs = 5;
   std::string mode;
@@ -609,7 +609,7 @@ TEST_CASE("an application actor gets the training result as a message while "
   caf::actor_system sys{test::configured(cfg)};
   caf::scoped_actor self{sys};
   auto train = blobs(6000, 3);
-  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 6, 2);
+  auto opts = test::small_options("mlp", "sgd", 0.1f, 6, 2);
   local_options local;
   local.workers = 2;
   auto spec = make_job_spec(opts, local, *train);
@@ -696,4 +696,46 @@ TEST_CASE("a registered custom model trains through the same actors, and an "
   }
   CHECK(why.find("\"test-never-registered\"") != std::string::npos);
   CHECK(why.find("test-renamed-mlp") != std::string::npos);
+}
+
+namespace {
+
+// SGD at twice the learning rate, as a custom rule: the same arithmetic as
+// the built-in sgd given 2 lr (2 lr is exact in floats, and g + 0 w is g).
+struct doubled_sgd {
+  static constexpr size_t state_arrays = 0;
+
+  void update(
+    float* w, const float* g, float* const*, size_t n, float lr, size_t) const {
+    for (size_t i = 0; i < n; ++i)
+      w[i] -= (2.0f * lr) * g[i];
+  }
+};
+
+} // namespace
+
+TEST_CASE("a registered update rule updates the shards, and a job naming an "
+          "unknown one is refused by name") {
+  register_update_rule("test-doubled-sgd", rule_factory(doubled_sgd{}));
+  auto train = blobs(240, 5);
+  auto opts = small_options();
+  opts.optimizer.kind = "sgd";
+  opts.schedule.base = 0.1f;
+  auto builtin = train_local(opts, local_with(2, "bsp@1"), train, nullptr);
+  opts.optimizer.kind = "test-doubled-sgd";
+  opts.schedule.base = 0.05f;
+  auto local = local_with(2, "bsp@1");
+  local.shards = 2;
+  auto custom = train_local(opts, local, train, nullptr);
+  CHECK(same_bits(flat(custom.params), flat(builtin.params)));
+  opts.optimizer.kind = "test-never-registered";
+  std::string why;
+  try {
+    train_local(opts, local, train, nullptr);
+  } catch (const std::invalid_argument& e) {
+    why = e.what();
+  }
+  CHECK(why.find("\"test-never-registered\"") != std::string::npos);
+  CHECK(why.find("test-doubled-sgd") != std::string::npos);
+  unregister_update_rule("test-doubled-sgd");
 }

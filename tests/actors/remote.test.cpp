@@ -187,7 +187,7 @@ registration worker_registration(std::string proof = {}) {
 // An MLP 4-8-3 on blobs, sgd, one epoch of bsp, `workers` workers and one
 // shard (as scheduler.test.cpp builds its jobs).
 job_spec small_spec(size_t workers) {
-  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 1, 5);
+  auto opts = test::small_options("mlp", "sgd", 0.1f, 1, 5);
   local_options local;
   local.workers = workers;
   local.shards = 1;

@@ -190,7 +190,7 @@ caf::behavior stand_in_worker(caf::stateful_actor<stand_in_worker_state>* self,
 // An MLP 4-8-3 on blobs, sgd, `workers` workers over `shards` shards.
 job_spec small_spec(size_t workers, size_t shards, size_t epochs,
   const std::string& modes, size_t rows) {
-  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, epochs, 5);
+  auto opts = test::small_options("mlp", "sgd", 0.1f, epochs, 5);
   local_options local;
   local.workers = workers;
   local.shards = shards;
@@ -787,7 +787,7 @@ TEST_CASE("a worker slowed far beyond every request timeout still lets a "
   job_placement placement;
   placement.delays
     = {std::chrono::microseconds{0}, std::chrono::microseconds{400000}};
-  auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 1, 5);
+  auto opts = test::small_options("mlp", "sgd", 0.1f, 1, 5);
   local_options local;
   local.workers = 2;
   local.modes = parse_mode_schedule("bsp@1");
@@ -832,7 +832,7 @@ TEST_CASE("workers without this process's copy read the data source "
   }
   auto train = std::make_shared<const dataset>(data);
   auto run = [&](bool detached, const std::string& source) {
-    auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 5);
+    auto opts = test::small_options("mlp", "sgd", 0.1f, 2, 5);
     local_options local;
     local.workers = 2;
     local.shards = 2;
@@ -860,7 +860,7 @@ TEST_CASE("workers without this process's copy read the data source "
   // A one-worker job whose worker reads `source` itself; returns how it
   // ended.
   auto run_from = [&](const std::filesystem::path& source) {
-    auto opts = test::small_options("mlp", optimizer_kind::sgd, 0.1f, 2, 5);
+    auto opts = test::small_options("mlp", "sgd", 0.1f, 2, 5);
     local_options local;
     local.workers = 1;
     local.data.path = source.string();

@@ -15,7 +15,7 @@ using namespace paramserv;
 
 TEST_CASE_TEMPLATE("every enum name round-trips and an unknown name is "
                    "refused with the list of valid ones",
-  Enum, data_format, scaling, partition_scheme, activation, optimizer_kind,
+  Enum, data_format, scaling, partition_scheme, activation,
   lr_schedule_kind, consistency, update_frequency) {
   test::check_name_table<Enum>();
 }

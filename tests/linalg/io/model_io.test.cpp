@@ -165,7 +165,7 @@ TEST_CASE("a saved model loads back with the same parameters and transform") {
   opts.model.inputs = 4;
   opts.model.classes = 3;
   opts.model.hidden = {8};
-  opts.optimizer.kind = optimizer_kind::adam;
+  opts.optimizer.kind = "adam";
   opts.schedule.base = 0.01f;
   opts.batch_size = 16;
   opts.epochs = 1;

@@ -55,16 +55,14 @@ std::vector<float> minimise(optimizer_options opts, float lr, size_t steps) {
 
 TEST_CASE("every update rule converges to the optimum of a quadratic") {
   struct setting {
-    optimizer_kind kind;
+    const char* kind;
     float lr;
     size_t steps;
   };
-  for (auto s : {setting{optimizer_kind::sgd, 0.1f, 400},
-         setting{optimizer_kind::momentum, 0.05f, 400},
-         setting{optimizer_kind::nesterov, 0.05f, 400},
-         setting{optimizer_kind::adagrad, 1.0f, 3000},
-         setting{optimizer_kind::adam, 0.02f, 3000}}) {
-    CAPTURE(to_string(s.kind));
+  for (auto s : {setting{"sgd", 0.1f, 400}, setting{"momentum", 0.05f, 400},
+         setting{"nesterov", 0.05f, 400}, setting{"adagrad", 1.0f, 3000},
+         setting{"adam", 0.02f, 3000}}) {
+    CAPTURE(s.kind);
     for (float lambda : {0.0f, 0.5f}) {
       CAPTURE(lambda);
       optimizer_options opts;
@@ -78,7 +76,7 @@ TEST_CASE("every update rule converges to the optimum of a quadratic") {
 
 TEST_CASE("one step of each rule equals its textbook formula") {
   std::vector<float> g = {0.5f, -2.0f};
-  auto step = [&](optimizer_kind k) {
+  auto step = [&](const char* k) {
     optimizer_options opts;
     opts.kind = k;
     std::vector<float> w = {1.0f, 1.0f};
@@ -86,22 +84,21 @@ TEST_CASE("one step of each rule equals its textbook formula") {
     return w;
   };
   // sgd and momentum (v = g on the first step): w - lr g.
-  CHECK(step(optimizer_kind::sgd)[1] == doctest::Approx(1.2f));
-  CHECK(step(optimizer_kind::momentum)[1] == doctest::Approx(1.2f));
+  CHECK(step("sgd")[1] == doctest::Approx(1.2f));
+  CHECK(step("momentum")[1] == doctest::Approx(1.2f));
   // nesterov: w - lr (g + mu g) = 1 - 0.1 * 1.9 * g.
-  CHECK(step(optimizer_kind::nesterov)[0] == doctest::Approx(1 - 0.095f));
+  CHECK(step("nesterov")[0] == doctest::Approx(1 - 0.095f));
   // adagrad: w - lr g / |g| ; adam (bias-corrected): w - lr sign(g).
-  CHECK(step(optimizer_kind::adagrad)[0] == doctest::Approx(0.9f));
-  CHECK(step(optimizer_kind::adam)[0] == doctest::Approx(0.9f));
-  CHECK(step(optimizer_kind::adam)[1] == doctest::Approx(1.1f));
+  CHECK(step("adagrad")[0] == doctest::Approx(0.9f));
+  CHECK(step("adam")[0] == doctest::Approx(0.9f));
+  CHECK(step("adam")[1] == doctest::Approx(1.1f));
 }
 
 TEST_CASE("optimizer state shards with the parameters") {
   // Two shards, each owning the state of its half, take exactly the steps
   // one optimizer over the whole vector takes.
-  for (auto k : {optimizer_kind::momentum, optimizer_kind::nesterov,
-         optimizer_kind::adagrad, optimizer_kind::adam}) {
-    CAPTURE(to_string(k));
+  for (auto k : {"momentum", "nesterov", "adagrad", "adam"}) {
+    CAPTURE(k);
     optimizer_options opts;
     opts.kind = k;
     opts.weight_decay = 0.01f;
@@ -155,10 +152,8 @@ TEST_CASE("learning-rate schedules follow their formulas") {
 
 TEST_CASE("a relaxed (Hogwild!) update equals a plain one in one thread") {
   // 1300 parameters: more than one staging block, and a partial last one.
-  for (auto k :
-    {optimizer_kind::sgd, optimizer_kind::momentum, optimizer_kind::nesterov,
-      optimizer_kind::adagrad, optimizer_kind::adam}) {
-    CAPTURE(to_string(k));
+  for (auto k : {"sgd", "momentum", "nesterov", "adagrad", "adam"}) {
+    CAPTURE(k);
     optimizer_options opts;
     opts.kind = k;
     opts.weight_decay = 0.01f;
@@ -176,4 +171,68 @@ TEST_CASE("a relaxed (Hogwild!) update equals a plain one in one thread") {
     CHECK(w1 == w2);
     CHECK(relaxed->steps() == 5);
   }
+}
+
+namespace {
+
+// A custom rule of update_rules.hpp's shape: sign descent, w <- w - lr
+// sign(g), with a hyper-parameter of its own.
+struct sign_descent {
+  static constexpr size_t state_arrays = 0;
+
+  float scale = 1.0f;
+
+  void update(
+    float* w, const float* g, float* const*, size_t n, float lr, size_t) const {
+    for (size_t i = 0; i < n; ++i)
+      w[i] -= scale * lr * static_cast<float>((g[i] > 0) - (g[i] < 0));
+  }
+};
+
+} // namespace
+
+TEST_CASE("a registered update rule is made by name, and refused by name once "
+          "removed") {
+  register_update_rule("test-sign", rule_factory(sign_descent{2.0f}));
+  CHECK(update_rule_known("test-sign"));
+  CHECK(known_update_rules().find("adam, test-sign") != std::string::npos);
+  optimizer_options opts;
+  opts.kind = "test-sign";
+  auto opt = make_optimizer(opts, 3);
+  REQUIRE(opt->size() == 3);
+  std::vector<float> w = {1.0f, 1.0f, 1.0f};
+  std::vector<float> g = {0.5f, -3.0f, 0.0f};
+  opt->update(w, g, 0.25f);
+  CHECK(w == std::vector<float>{0.5f, 1.5f, 1.0f});
+  opt->update_relaxed(w, g, 0.25f);
+  CHECK(w == std::vector<float>{0.0f, 2.0f, 1.0f});
+  CHECK(opt->steps() == 2);
+  CHECK(unregister_update_rule("test-sign"));
+  CHECK_FALSE(unregister_update_rule("test-sign"));
+  CHECK_FALSE(update_rule_known("test-sign"));
+  CHECK_THROWS_WITH_AS(make_optimizer(opts, 3),
+    doctest::Contains("unknown update rule \"test-sign\" (this process knows "
+                      "sgd, momentum, nesterov, adagrad, adam)"),
+    std::invalid_argument);
+}
+
+TEST_CASE("a built-in update rule's name, an empty name or an empty factory "
+          "cannot be registered") {
+  CHECK_THROWS_AS(register_update_rule("adam", rule_factory(sign_descent{})),
+    std::invalid_argument);
+  CHECK_THROWS_AS(register_update_rule("", rule_factory(sign_descent{})),
+    std::invalid_argument);
+  CHECK_THROWS_AS(register_update_rule("test-empty", update_rule_factory{}),
+    std::invalid_argument);
+  CHECK_FALSE(update_rule_known("test-empty"));
+  // A factory that makes the wrong size is refused when used, not trusted.
+  register_update_rule("test-wrong-size", [](const optimizer_options&, size_t) {
+    return std::make_unique<basic_optimizer<sign_descent>>(sign_descent{}, 1);
+  });
+  optimizer_options opts;
+  opts.kind = "test-wrong-size";
+  CHECK_THROWS_WITH_AS(make_optimizer(opts, 3),
+    doctest::Contains("\"test-wrong-size\" made no rule for 3 parameters"),
+    std::invalid_argument);
+  unregister_update_rule("test-wrong-size");
 }

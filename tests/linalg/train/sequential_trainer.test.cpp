@@ -14,7 +14,7 @@ using test::blobs;
 
 // Adam at 0.01 for 5 epochs.
 train_options small_options(const std::string& kind) {
-  return test::small_options(kind, optimizer_kind::adam, 0.01f, 5, 9);
+  return test::small_options(kind, "adam", 0.01f, 5, 9);
 }
 
 } // namespace
