@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -74,6 +76,12 @@ std::string error_of(F f) {
   return {};
 }
 
+/// Bitwise equality: -0.0f and NaN payloads count, unlike with ==.
+inline bool same_bits(std::span<const float> a, std::span<const float> b) {
+  return a.size() == b.size()
+         && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -117,8 +125,8 @@ inline dataset blobs(size_t n, uint64_t seed) {
 /// Options for a small model of blobs() data: softmax 4-3 or an MLP 4-8-3
 /// (`kind`), 16 rows per batch, the given update rule, learning rate,
 /// epochs and seed.
-inline train_options small_options(const std::string& kind, const std::string& rule,
-  float lr, size_t epochs, uint64_t seed) {
+inline train_options small_options(const std::string& kind,
+  const std::string& rule, float lr, size_t epochs, uint64_t seed) {
   train_options opts;
   opts.model.kind = kind;
   opts.model.inputs = 4;

@@ -41,6 +41,7 @@
 #include "tests/test_support.hpp"
 
 using namespace paramserv;
+using paramserv::test::same_bits;
 
 namespace {
 
@@ -66,11 +67,6 @@ local_options local_with(size_t workers, const std::string& modes) {
 std::vector<float> flat(const parameter_set& p) {
   auto xs = p.flat();
   return {xs.begin(), xs.end()};
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size()
-         && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {

@@ -44,6 +44,7 @@
 #include "tests/test_support.hpp"
 
 using namespace paramserv;
+using paramserv::test::same_bits;
 
 namespace {
 
@@ -194,11 +195,6 @@ job_spec small_spec(size_t workers) {
   local.modes = parse_mode_schedule("bsp@1");
   auto train = test::blobs(60, 8);
   return make_job_spec(opts, local, train);
-}
-
-bool same_bits(const std::vector<float>& x, const std::vector<float>& y) {
-  return x.size() == y.size()
-         && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
 }
 
 } // namespace

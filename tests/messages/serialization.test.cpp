@@ -28,16 +28,11 @@
 #include "messages/parameter_messages.hpp"
 
 using namespace paramserv;
+using paramserv::test::same_bits;
 
 namespace {
 
 constexpr size_t n = 100000;
-
-// Bitwise equality: -0.0f and NaN payloads must survive too.
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size()
-         && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
 
 // The 8 bytes at `offset` as a uint64_t in network byte order, the order in
 // which CAF 0.17's binary serializer writes integers (lengths included).

@@ -20,6 +20,7 @@
 #include "tests/test_support.hpp"
 
 using namespace paramserv;
+using paramserv::test::same_bits;
 
 namespace {
 
@@ -65,10 +66,7 @@ void save(const model_data& m, const fs::path& dir,
     dir.string(), m.spec, m.params, m.input_scaling, m.transform, faults);
 }
 
-bool same_bits(std::span<const float> a, std::span<const float> b) {
-  return a.size() == b.size()
-         && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
+using paramserv::test::same_bits;
 
 bool same_bits(const arma::fvec& a, const arma::fvec& b) {
   return same_bits(std::span{a.memptr(), a.n_elem}, {b.memptr(), b.n_elem});
