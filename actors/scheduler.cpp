@@ -50,7 +50,9 @@ void ask_shards(scheduler_pointer self, std::chrono::milliseconds timeout,
             done();
         },
         [=](caf::error& err) {
-          if (self->state.over)
+          // A shard that stopped: the down message of its monitor says
+          // why (a refused slice, say) and ends the job.
+          if (self->state.over || err == caf::sec::request_receiver_down)
             return;
           finish(self, make_error(errc::job_failed,
                          "server shard " + std::to_string(s)

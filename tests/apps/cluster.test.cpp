@@ -30,10 +30,15 @@
 #include <caf/after.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/local_backend.hpp"
 #include "actors/local_node.hpp"
 #include "actors/net/cluster.hpp"
 #include "actors/net/endpoint.hpp"
+#include "actors/scheduler.hpp"
+#include "actors/server_shard.hpp"
 #include "actors/worker.hpp"
+#include "linalg/models/model.hpp"
+#include "linalg/optim/optimizer.hpp"
 #include "apps/process.hpp"
 #include "linalg/core/random.hpp"
 #include "tests/test_support.hpp"
@@ -608,4 +613,122 @@ TEST_CASE("an embedding application's workers join paramserv node processes "
   CHECK_MESSAGE(out.ok(), out.text);
   CHECK(test::contains(out.text, "epoch 2/2"));
   CHECK(finish(n.server, run_bound).ok());
+}
+
+namespace {
+
+// An embedding application's scheduler for a small softmax job on the
+// fixture's blobs with `workers` workers and one shard, published on
+// 127.0.0.1 with a port the operating system picks.
+struct app_scheduler {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<local_node> node = std::make_shared<local_node>();
+  job_spec spec;
+  scheduler_actor handle;
+  std::string address;
+
+  app_scheduler(
+    const cluster_fixture& f, train_options opts, uint32_t workers) {
+    configure_node(cfg, network_options{}, 2);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    auto train = std::make_shared<const dataset>(test::blobs(600, 7));
+    local_options local;
+    local.workers = workers;
+    local.shards = 1;
+    local.data.path = f.data;
+    local.data.format = "csv";
+    local.data.classes = train->classes;
+    local.data.features = train->features();
+    local.data.rows = train->size();
+    opts.model.inputs = train->features();
+    opts.model.classes = train->classes;
+    spec = make_job_spec(opts, local, *train);
+    node->name = "embedder:" + std::to_string(::getpid());
+    node->train = train;
+    node->connector = connector_of(*sys);
+    scheduler_config sc;
+    sc.spec = spec;
+    sc.join_timeout = start_bound;
+    handle = sys->spawn(scheduler, std::move(sc));
+    endpoint where{"127.0.0.1", 0};
+    where.port = publish_at(*sys, handle, where);
+    address = to_string(where);
+  }
+
+  // Runs the job; returns why it failed (empty if it did not).
+  std::string failure() {
+    try {
+      drive_job(*sys, handle, spec.opts.model);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return {};
+  }
+};
+
+// Plain sgd under another name.
+struct renamed_sgd {
+  static constexpr size_t state_arrays = 0;
+
+  void update(
+    float* w, const float* g, float* const*, size_t n, float lr, size_t) const {
+    for (size_t i = 0; i < n; ++i)
+      w[i] -= lr * g[i];
+  }
+};
+
+} // namespace
+
+TEST_CASE("a paramserv node asked for an update rule or a model it does not "
+          "know refuses the job, naming it") {
+  cluster_fixture f;
+  auto opts = test::small_options("softmax", "sgd", 0.1f, 2, 3);
+  opts.model.hidden.clear();
+  SUBCASE("a server node and a custom update rule") {
+    register_update_rule("test-cluster-rule", rule_factory(renamed_sgd{}));
+    opts.optimizer.kind = "test-cluster-rule";
+    app_scheduler app{f, opts, 1};
+    // The application's own worker knows everything; the shard is a
+    // paramserv node.
+    worker_config wc;
+    wc.scheduler = app.handle;
+    wc.node = app.node;
+    app.sys->spawn(worker, std::move(wc));
+    auto server = start({"node", "--role", "server", "--join", app.address});
+    auto why = app.failure();
+    CHECK_MESSAGE(test::contains(why, "server shard 0 on node"), why);
+    CHECK_MESSAGE(
+      test::contains(why, "unknown update rule \"test-cluster-rule\""), why);
+    CHECK_MESSAGE(
+      test::contains(why, "sgd, momentum, nesterov, adagrad, adam"), why);
+    auto out = finish(server, run_bound);
+    CHECK_FALSE(out.ok());
+    CHECK_MESSAGE(test::contains(out.text, "test-cluster-rule"), out.text);
+    unregister_update_rule("test-cluster-rule");
+  }
+  SUBCASE("a worker node and a custom model") {
+    register_model("test-cluster-model", [](const model_spec& spec) {
+      auto builtin = spec;
+      builtin.kind = "softmax";
+      return make_model(builtin);
+    });
+    opts.model.kind = "test-cluster-model";
+    app_scheduler app{f, opts, 1};
+    // The application's own shard; the worker is a paramserv node.
+    shard_config sc;
+    sc.scheduler = app.handle;
+    sc.node = app.node;
+    app.sys->spawn(server_shard, std::move(sc));
+    auto node = start({"node", "--role", "worker", "--join", app.address});
+    auto why = app.failure();
+    CHECK_MESSAGE(test::contains(why, "worker 0"), why);
+    CHECK_MESSAGE(
+      test::contains(why, "unknown model \"test-cluster-model\""), why);
+    CHECK_MESSAGE(test::contains(why, "softmax, mlp"), why);
+    auto out = finish(node, run_bound);
+    CHECK_FALSE(out.ok());
+    CHECK_MESSAGE(test::contains(out.text, "test-cluster-model"), out.text);
+    unregister_model("test-cluster-model");
+  }
 }
