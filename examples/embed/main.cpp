@@ -1,15 +1,23 @@
-// An application that already has its own CAF actor system and actors, and
-// trains a model of its own with paramserv's shards, workers and scheduler
-// spawned into that system. Its `app` actor starts the job and gets the
-// result as a message, while the application keeps asking it questions
-// (`ping`) and it keeps answering.
+// paramserv inside another application, in its two forms.
+//
+// 1. One call, like SystemDS's paramserv builtin: paramserv::train(model,
+//    data, options) with the application's own model (its gradient is
+//    SystemDS's `upd`) and its own server-side update rule (`agg`) as C++
+//    objects in the options. It returns the trained parameters and leaves
+//    nothing behind.
+// 2. Actors: the application already has a CAF actor system and actors of
+//    its own. Its `app` actor starts a job of paramserv's shards, workers
+//    and scheduler in that system and gets the result as a message, while
+//    the application keeps asking it questions (`ping`) and it keeps
+//    answering. A job names its model and update rule (code never travels
+//    in a message), so the application registers them first.
 //
 // The model: binary logistic regression, P(y = 1 | x) = sigmoid(w.x + b),
-// written here against paramserv's model interface and registered under
-// the name "logistic" (a job names its model; code never travels). The
-// data: 40,000 samples drawn from known weights w = (2, -1, 0.5), b = 0.3.
-// It prints the weights it recovered and exits 0 when each is within 0.15
-// of the truth.
+// written against paramserv's model interface. The update rule: SGD with
+// each gradient element clipped to [-c, c]. The data: 40,000 samples drawn
+// from known weights w = (2, -1, 0.5), b = 0.3. Each form prints the weights
+// it recovered; the program exits 0 when every weight of both is within
+// 0.15 of the truth.
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +26,7 @@
 #include <cstdlib>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <random>
 #include <vector>
 
@@ -29,7 +38,9 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/local_backend.hpp"
+#include "actors/train.hpp"
 #include "linalg/models/model.hpp"
+#include "linalg/optim/optimizer.hpp"
 
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
@@ -106,6 +117,20 @@ private:
   paramserv::model_spec spec_;
 };
 
+// The server-side update rule, in update_rules.hpp's shape: no state
+// arrays, w <- w - lr clip(g, -c, c).
+struct clipped_sgd {
+  static constexpr size_t state_arrays = 0;
+
+  float c = 5.0f;
+
+  void update(
+    float* w, const float* g, float* const*, size_t n, float lr, size_t) const {
+    for (size_t i = 0; i < n; ++i)
+      w[i] -= lr * std::clamp(g[i], -c, c);
+  }
+};
+
 // `n` samples with x ~ N(0, I) in 3 dimensions and y ~ Bernoulli of the
 // true model.
 paramserv::dataset samples(size_t n, unsigned seed) {
@@ -156,36 +181,69 @@ caf::behavior app(caf::stateful_actor<app_state>* self,
   };
 }
 
-} // namespace
+// Whether flat parameters (w, then b) are the truth to 0.15; prints them.
+bool report(const char* form, const std::vector<float>& p, size_t epochs) {
+  bool close = p.size() == 4;
+  for (size_t i = 0; close && i < 3; ++i)
+    close = std::abs(p[i] - true_w[i]) <= 0.15f;
+  close = close && std::abs(p[3] - true_b) <= 0.15f;
+  std::printf("embed: %s: w=(%.3f, %.3f, %.3f) b=%.3f (true w=(2, -1, 0.5) "
+              "b=0.3) epochs=%zu %s\n",
+    form, p.size() > 0 ? p[0] : 0.0f, p.size() > 1 ? p[1] : 0.0f,
+    p.size() > 2 ? p[2] : 0.0f, p.size() > 3 ? p[3] : 0.0f, epochs,
+    close ? "recovered" : "NOT recovered");
+  return close;
+}
 
-int main() {
-  // The custom model, known to this process before any job names it.
+// Form 1: one call.
+bool one_call(std::shared_ptr<const paramserv::dataset> data) {
+  paramserv::model_spec spec;
+  spec.kind = "logistic";
+  spec.inputs = 3;
+  spec.classes = 2;
+  logistic net{spec};
+  paramserv::train_call_options options;
+  options.train.schedule.base = 0.5f;
+  options.train.batch_size = 100;
+  options.train.epochs = 20;
+  options.run.workers = 2;
+  options.run.modes = paramserv::parse_mode_schedule("bsp@1");
+  options.aggregate = paramserv::rule_factory(clipped_sgd{5.0f});
+  auto result = paramserv::train(net, data, options);
+  auto p = result.params.flat();
+  return report("train()", {p.begin(), p.end()}, result.history.size());
+}
+
+// Form 2: actors in the application's own actor system.
+bool actors(std::shared_ptr<const paramserv::dataset> data) {
+  // The model and the update rule by name, known to this process before
+  // any job names them.
   paramserv::register_model("logistic", [](const paramserv::model_spec& spec) {
     return std::make_unique<logistic>(spec);
   });
+  paramserv::register_update_rule(
+    "clipped-sgd", paramserv::rule_factory(clipped_sgd{5.0f}));
 
   caf::actor_system_config cfg;
   // The message types and scheduler settings paramserv's actors need.
   paramserv::configure_system(cfg, 2);
   caf::actor_system sys{cfg};
 
-  auto train = std::make_shared<const paramserv::dataset>(samples(40000, 1));
-
   paramserv::train_options opts;
   opts.model.kind = "logistic";
   opts.model.inputs = 3;
   opts.model.classes = 2;
-  opts.optimizer.kind = "sgd";
+  opts.optimizer.kind = "clipped-sgd";
   opts.schedule.base = 0.5f;
   opts.batch_size = 100;
   opts.epochs = 20;
   paramserv::local_options local;
   local.workers = 2;
   local.shards = 1;
-  auto spec = paramserv::make_job_spec(opts, local, *train);
+  auto spec = paramserv::make_job_spec(opts, local, *data);
 
   caf::scoped_actor self{sys};
-  auto a = sys.spawn(app, spec, train, caf::actor_cast<caf::actor>(self));
+  auto a = sys.spawn(app, spec, data, caf::actor_cast<caf::actor>(self));
   // Ask the application's actor while it trains: it keeps answering.
   bool over = false;
   paramserv::run_result result;
@@ -207,16 +265,22 @@ int main() {
       // Only what is in the mailbox already: no wait.
       caf::after(std::chrono::seconds(0)) >> [] {});
   }
-  // The flat parameters: w (3 values), then b.
-  auto& p = result.params;
-  bool close = p.size() == 4;
-  for (size_t i = 0; close && i < 3; ++i)
-    close = std::abs(p[i] - true_w[i]) <= 0.15f;
-  close = close && std::abs(p[3] - true_b) <= 0.15f;
-  std::printf("embed: w=(%.3f, %.3f, %.3f) b=%.3f (true w=(2, -1, 0.5) "
-              "b=0.3) pings=%zu epochs=%zu %s\n",
-    p.size() > 0 ? p[0] : 0.0f, p.size() > 1 ? p[1] : 0.0f,
-    p.size() > 2 ? p[2] : 0.0f, p.size() > 3 ? p[3] : 0.0f, pings,
-    result.history.size(), close ? "recovered" : "NOT recovered");
-  return close ? 0 : 1;
+  std::printf("embed: the application's actor answered %zu pings while "
+              "training\n",
+    pings);
+  return report("actors", result.params, result.history.size());
+}
+
+} // namespace
+
+int main() {
+  auto data = std::make_shared<const paramserv::dataset>(samples(40000, 1));
+  try {
+    bool first = one_call(data);
+    bool second = actors(data);
+    return first && second ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "embed: %s\n", e.what());
+    return 1;
+  }
 }

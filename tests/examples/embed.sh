@@ -23,4 +23,6 @@ cmake --build "$prefix/example-build" -j2 > "$prefix/build.log" 2>&1 || {
   tail -30 "$prefix/build.log" >&2; exit 1; }
 out=$("$prefix/example-build/embed")
 echo "$out"
-echo "$out" | grep -Eq 'epochs=[0-9]+ recovered$'
+# Both forms, each with its 20 epochs and the weights recovered.
+echo "$out" | grep -Eq '^embed: train\(\): .* epochs=20 recovered$'
+echo "$out" | grep -Eq '^embed: actors: .* epochs=20 recovered$'
