@@ -656,10 +656,23 @@ struct app_scheduler {
     address = to_string(where);
   }
 
+  // Spawns a worker of the job into the application's system.
+  void spawn_worker() {
+    worker_config wc;
+    wc.scheduler = handle;
+    wc.node = node;
+    sys->spawn(worker, std::move(wc));
+  }
+
+  // Runs the job to its end.
+  local_result run() {
+    return drive_job(*sys, handle, spec.opts.model);
+  }
+
   // Runs the job; returns why it failed (empty if it did not).
   std::string failure() {
     try {
-      drive_job(*sys, handle, spec.opts.model);
+      run();
     } catch (const std::runtime_error& e) {
       return e.what();
     }
@@ -691,10 +704,7 @@ TEST_CASE("a paramserv node asked for an update rule or a model it does not "
     app_scheduler app{f, opts, 1};
     // The application's own worker knows everything; the shard is a
     // paramserv node.
-    worker_config wc;
-    wc.scheduler = app.handle;
-    wc.node = app.node;
-    app.sys->spawn(worker, std::move(wc));
+    app.spawn_worker();
     auto server = start({"node", "--role", "server", "--join", app.address});
     auto why = app.failure();
     CHECK_MESSAGE(test::contains(why, "server shard 0 on node"), why);
@@ -731,4 +741,33 @@ TEST_CASE("a paramserv node asked for an update rule or a model it does not "
     CHECK_MESSAGE(test::contains(out.text, "test-cluster-model"), out.text);
     unregister_model("test-cluster-model");
   }
+}
+
+TEST_CASE("a custom model trains in a cluster whose shards are a paramserv "
+          "node, which needs no model") {
+  cluster_fixture f;
+  register_model("test-cluster-softmax", [](const model_spec& spec) {
+    auto builtin = spec;
+    builtin.kind = "softmax";
+    return make_model(builtin);
+  });
+  auto opts = test::small_options("softmax", "sgd", 0.1f, 2, 3);
+  opts.model.hidden.clear();
+  // The same bsp job twice, the model by its built-in name and by the
+  // custom one: the application's two workers, a server node's shard.
+  auto run = [&](const std::string& kind) {
+    opts.model.kind = kind;
+    app_scheduler app{f, opts, 2};
+    app.spawn_worker();
+    app.spawn_worker();
+    auto server = start({"node", "--role", "server", "--join", app.address});
+    auto result = app.run();
+    CHECK(finish(server, run_bound).ok());
+    return result;
+  };
+  auto builtin = run("softmax");
+  auto custom = run("test-cluster-softmax");
+  CHECK(custom.history.size() == 2);
+  CHECK(test::same_bits(custom.params.flat(), builtin.params.flat()));
+  unregister_model("test-cluster-softmax");
 }
