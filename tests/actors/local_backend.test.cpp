@@ -694,25 +694,9 @@ TEST_CASE("a registered custom model trains through the same actors, and an "
   CHECK(why.find("test-renamed-mlp") != std::string::npos);
 }
 
-namespace {
-
-// SGD at twice the learning rate, as a custom rule: the same arithmetic as
-// the built-in sgd given 2 lr (2 lr is exact in floats, and g + 0 w is g).
-struct doubled_sgd {
-  static constexpr size_t state_arrays = 0;
-
-  void update(
-    float* w, const float* g, float* const*, size_t n, float lr, size_t) const {
-    for (size_t i = 0; i < n; ++i)
-      w[i] -= (2.0f * lr) * g[i];
-  }
-};
-
-} // namespace
-
 TEST_CASE("a registered update rule updates the shards, and a job naming an "
           "unknown one is refused by name") {
-  register_update_rule("test-doubled-sgd", rule_factory(doubled_sgd{}));
+  register_update_rule("test-doubled-sgd", rule_factory(test::doubled_sgd{}));
   auto train = blobs(240, 5);
   auto opts = small_options();
   opts.optimizer.kind = "sgd";

@@ -65,17 +65,6 @@ local_result by_name(const train_call_options& o,
   return train_local(opts, o.run, data, nullptr);
 }
 
-// SGD at twice the learning rate: the built-in sgd's arithmetic at 2 lr.
-struct doubled_sgd {
-  static constexpr size_t state_arrays = 0;
-
-  void update(
-    float* w, const float* g, float* const*, size_t n, float lr, size_t) const {
-    for (size_t i = 0; i < n; ++i)
-      w[i] -= (2.0f * lr) * g[i];
-  }
-};
-
 } // namespace
 
 TEST_CASE("train() with the model alone is the job of its built-in name, bit "
@@ -97,7 +86,7 @@ TEST_CASE("train() applies the caller's aggregation (update rule) and update "
   auto reference = by_name(small_call(0.1f, 7), data, *net);
   SUBCASE("aggregate: sgd at twice the rate, given half the rate") {
     auto o = small_call(0.05f, 7);
-    o.aggregate = rule_factory(doubled_sgd{});
+    o.aggregate = rule_factory(test::doubled_sgd{});
     o.run.shards = 2;
     auto called = train(*net, data, o);
     CHECK(same_bits(called.params.flat(), reference.params.flat()));
@@ -138,7 +127,7 @@ TEST_CASE("train() leaves no thread, model or update rule behind, also when "
   auto rules = known_update_rules();
   auto threads = thread_count();
   auto o = small_call(0.1f, 7);
-  o.aggregate = rule_factory(doubled_sgd{});
+  o.aggregate = rule_factory(test::doubled_sgd{});
   auto result = train(*net, data, o);
   CHECK(result.history.size() == 3);
   CHECK(thread_count() == threads);
@@ -159,7 +148,7 @@ TEST_CASE("two train() calls are independent, one after the other and at "
   auto net = small_mlp(*data_a);
   auto call_a = small_call(0.1f, 7);
   auto call_b = small_call(0.05f, 3);
-  call_b.aggregate = rule_factory(doubled_sgd{});
+  call_b.aggregate = rule_factory(test::doubled_sgd{});
   auto a1 = train(*net, data_a, call_a);
   auto b1 = train(*net, data_b, call_b);
   auto a2 = train(*net, data_a, call_a);
