@@ -1,5 +1,6 @@
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -143,6 +144,36 @@ typename Inspector::result_type inspect(Inspector& f, checked_enum<E> x) {
   } else {
     std::string name{to_string(x.x)};
     return f(name);
+  }
+}
+
+/// A float or double field that travels as its IEEE 754 bits (a uint32 or
+/// uint64 in CAF's byte order). CAF 0.17 encodes floating-point values
+/// with detail::pack754, which never returns for an infinity (its
+/// normalising loop halves inf forever, hanging the sending thread) and
+/// mangles NaN and subnormal values; a diverged loss or a hostile value
+/// must neither hang a node nor change on the way.
+template <class T>
+requires std::is_floating_point_v<T>
+struct ieee_bits {
+  T& x;
+};
+
+template <class Inspector, class T>
+typename Inspector::result_type inspect(Inspector& f, ieee_bits<T> x) {
+  using bits_type = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  static_assert(sizeof(bits_type) == sizeof(T));
+  if constexpr (std::is_base_of_v<caf::deserializer, Inspector>) {
+    bits_type bits{};
+    if (auto err = f(bits))
+      return err;
+    x.x = std::bit_cast<T>(bits);
+    return caf::error{};
+  } else if constexpr (std::is_base_of_v<caf::serializer, Inspector>) {
+    auto bits = std::bit_cast<bits_type>(x.x);
+    return f(bits);
+  } else {
+    return f(x.x);
   }
 }
 

@@ -165,9 +165,11 @@ struct run_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
-  return f(caf::meta::type_name("epoch_metrics"), x.epoch, x.elapsed_s,
-    x.train_loss, x.test_loss, x.test_accuracy, x.samples_per_s, x.lr, x.pushes,
-    x.mean_staleness, x.max_staleness, x.max_clock_gap, x.max_read_lag,
+  using detail::on_wire;
+  return f(caf::meta::type_name("epoch_metrics"), x.epoch, on_wire(x.elapsed_s),
+    on_wire(x.train_loss), on_wire(x.test_loss), on_wire(x.test_accuracy),
+    on_wire(x.samples_per_s), on_wire(x.lr), x.pushes,
+    on_wire(x.mean_staleness), x.max_staleness, x.max_clock_gap, x.max_read_lag,
     x.skipped, x.workers, x.workers_lost);
 }
 

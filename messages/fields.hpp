@@ -23,9 +23,10 @@ namespace paramserv {
 ///       auto fields() { return std::tie(job, workers); }
 ///     };
 ///
-/// Float vectors travel as raw bytes (float_buffer); other vectors and
-/// strings with a bounded length and enums checked against their names
-/// (bounded.hpp); everything else as CAF inspects it.
+/// Float vectors travel as raw bytes (float_buffer); floats and doubles as
+/// their IEEE 754 bits, other vectors and strings with a bounded length and
+/// enums checked against their names (bounded.hpp); everything else as CAF
+/// inspects it.
 template <class T>
 concept message_struct = requires(T& x) {
   { T::type_name } -> std::convertible_to<const char*>;
@@ -54,6 +55,14 @@ inline bounded<std::string> on_wire(std::string& str) {
 
 template <class E>
 requires std::is_enum_v<E> checked_enum<E> on_wire(E& x) {
+  return {x};
+}
+
+inline ieee_bits<float> on_wire(float& x) {
+  return {x};
+}
+
+inline ieee_bits<double> on_wire(double& x) {
   return {x};
 }
 

@@ -30,7 +30,7 @@ namespace paramserv {
 
 /// Version of the messages below; a node that registers with another
 /// version is refused.
-constexpr uint32_t protocol_version = 2;
+constexpr uint32_t protocol_version = 3;
 
 /// Where a worker's training data comes from: a file every node can read,
 /// and how to read and scale it. The rows it owns travel in its
@@ -223,14 +223,17 @@ typename Inspector::result_type inspect(Inspector& f, model_spec& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, optimizer_options& x) {
-  return f(caf::meta::type_name("optimizer_options"), detail::on_wire(x.kind),
-    x.momentum, x.beta1, x.beta2, x.epsilon, x.weight_decay);
+  using detail::on_wire;
+  return f(caf::meta::type_name("optimizer_options"), on_wire(x.kind),
+    on_wire(x.momentum), on_wire(x.beta1), on_wire(x.beta2), on_wire(x.epsilon),
+    on_wire(x.weight_decay));
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lr_schedule& x) {
-  return f(caf::meta::type_name("lr_schedule"), detail::on_wire(x.kind), x.base,
-    x.step_epochs, x.gamma, x.epochs);
+  using detail::on_wire;
+  return f(caf::meta::type_name("lr_schedule"), on_wire(x.kind),
+    on_wire(x.base), x.step_epochs, on_wire(x.gamma), x.epochs);
 }
 
 template <class Inspector>

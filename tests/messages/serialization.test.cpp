@@ -4,6 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <bit>
+#include <chrono>
+#include <future>
+#include <thread>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -724,4 +728,89 @@ TEST_CASE("shared_floats refill writes in place only when no other handle "
   x.refill(third);
   CHECK(x.data() == before);
   CHECK(same_bits(x.get(), third));
+}
+
+namespace {
+
+// Float values CAF 0.17's own encoding (detail::pack754) cannot carry: an
+// infinity hangs it, NaN payloads and subnormals change.
+const float odd_floats[] = {std::numeric_limits<float>::infinity(),
+  -std::numeric_limits<float>::infinity(),
+  std::numeric_limits<float>::quiet_NaN(), std::bit_cast<float>(0x7fa00001u),
+  std::numeric_limits<float>::denorm_min(), -0.0f};
+
+template <class T>
+bool same_bits_of(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+} // namespace
+
+TEST_CASE("float and double fields travel as their bits: infinities, NaN "
+          "payloads, subnormals and -0") {
+  fixture f;
+  for (float v : odd_floats) {
+    double d = v;
+    CAPTURE(std::bit_cast<uint32_t>(v));
+    // Serialised off the test's thread: before floats travelled as bits,
+    // an infinity never came back (CAF's encoder loops).
+    auto round_trip = [&] {
+      epoch_plan plan;
+      plan.lr = v;
+      epoch_report report;
+      report.loss_sum = d;
+      report.staleness_sum = -d;
+      epoch_metrics m;
+      m.train_loss = d;
+      m.test_accuracy = d;
+      m.lr = d;
+      m.mean_staleness = d;
+      shard_slice slice;
+      slice.optimizer.momentum = v;
+      slice.optimizer.beta1 = v;
+      slice.optimizer.beta2 = v;
+      slice.optimizer.epsilon = v;
+      slice.optimizer.weight_decay = v;
+      job_spec spec;
+      spec.opts.schedule.base = v;
+      spec.opts.schedule.gamma = v;
+      auto plan_buf = f.serialize(plan);
+      auto report_buf = f.serialize(report);
+      auto m_buf = f.serialize(m);
+      auto slice_buf = f.serialize(slice);
+      auto spec_buf = f.serialize(spec);
+      epoch_plan plan2;
+      epoch_report report2;
+      epoch_metrics m2;
+      shard_slice slice2;
+      job_spec spec2;
+      bool ok
+        = !f.deserialize(plan_buf, plan2) && !f.deserialize(report_buf, report2)
+          && !f.deserialize(m_buf, m2) && !f.deserialize(slice_buf, slice2)
+          && !f.deserialize(spec_buf, spec2);
+      auto& o = slice2.optimizer;
+      auto& s = spec2.opts.schedule;
+      return ok && same_bits_of(plan2.lr, v)
+             && same_bits_of(report2.loss_sum, d)
+             && same_bits_of(report2.staleness_sum, -d)
+             && same_bits_of(m2.train_loss, d)
+             && same_bits_of(m2.test_accuracy, d) && same_bits_of(m2.lr, d)
+             && same_bits_of(m2.mean_staleness, d)
+             && same_bits_of(o.momentum, v) && same_bits_of(o.beta1, v)
+             && same_bits_of(o.beta2, v) && same_bits_of(o.epsilon, v)
+             && same_bits_of(o.weight_decay, v) && same_bits_of(s.base, v)
+             && same_bits_of(s.gamma, v);
+    };
+    // On a thread of its own, left behind if it never returns; the bound
+    // only keeps such a hang from stopping the suite.
+    std::promise<bool> result;
+    auto done = result.get_future();
+    std::thread{[round_trip, result = std::move(result)]() mutable {
+      result.set_value(round_trip());
+    }}.detach();
+    REQUIRE_MESSAGE(
+      done.wait_for(std::chrono::seconds(60)) == std::future_status::ready,
+      "serialising the value never returned");
+    CHECK(done.get());
+  }
 }
