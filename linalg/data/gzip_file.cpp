@@ -59,11 +59,19 @@ size_t gzip_file::read(unsigned char* buf, size_t n) {
 }
 
 std::vector<unsigned char> gzip_file::read_payload(uint64_t n) {
+  // The most the file can hold: a plain file its size on disk, a gzip
+  // stream at most 1032 times that (deflate's largest ratio). A header
+  // that claims more than that costs no more than the file can hold.
+  std::error_code ec;
+  auto disk_size = std::filesystem::file_size(path_, ec);
+  uint64_t first = first_chunk;
+  if (!ec)
+    first = std::min<uint64_t>(first,
+      (gzdirect(handle(file_)) ? disk_size : 1032 * disk_size) + 1);
   std::vector<unsigned char> buf;
   size_t used = 0;
   while (used < n) {
-    auto next
-      = std::min<uint64_t>(n, std::max<uint64_t>(2 * used, first_chunk));
+    auto next = std::min<uint64_t>(n, std::max<uint64_t>(2 * used, first));
     buf.resize(next);
     auto got = read(buf.data() + used, next - used);
     used += got;
