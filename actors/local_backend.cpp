@@ -187,22 +187,23 @@ local_result train_local(const train_options& opts, const local_options& local,
   // the seed alone.
   auto spec = make_job_spec(opts, local, *train);
   auto job = spawn_job(sys, spec, train, test, {{}, {}, local.delays});
-  std::optional<local_result> result;
-  std::string failure;
-  try {
-    result = drive_job(sys, job.scheduler, opts.model, hooks);
-  } catch (const std::runtime_error& e) {
-    failure = e.what();
-  }
-  caf::scoped_actor self{sys};
-  for (auto& s : job.shards)
-    self->send_exit(s, caf::exit_reason::user_shutdown);
-  self->send_exit(job.scheduler, caf::exit_reason::user_shutdown);
-  for (auto& w : job.workers)
-    self->send_exit(w, caf::exit_reason::user_shutdown);
-  if (!result)
-    throw std::runtime_error(failure);
-  return std::move(*result);
+  // The actor system's destructor waits for every actor: on every way out
+  // (an exception of any type from a hook or the caller's model included)
+  // the job's actors are told to stop first.
+  struct stop_on_exit {
+    caf::actor_system& sys;
+    const job_actors& job;
+
+    ~stop_on_exit() {
+      caf::scoped_actor self{sys};
+      for (auto& s : job.shards)
+        self->send_exit(s, caf::exit_reason::user_shutdown);
+      self->send_exit(job.scheduler, caf::exit_reason::user_shutdown);
+      for (auto& w : job.workers)
+        self->send_exit(w, caf::exit_reason::user_shutdown);
+    }
+  } stop{sys, job};
+  return drive_job(sys, job.scheduler, opts.model, hooks);
 }
 
 local_result drive_job(caf::actor_system& sys, const scheduler_actor& scheduler,

@@ -1,5 +1,7 @@
 #include "actors/train.hpp"
 
+#include "linalg/core/registry.hpp"
+
 #include <cstdio>
 #include <random>
 #include <string>
@@ -59,7 +61,8 @@ std::string private_name(const char* what) {
   uint64_t r = (uint64_t{rd()} << 32) | rd();
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(r));
-  return std::string{"paramserv::train/"} + what + "/" + hex;
+  return std::string{named_registry<model_factory>::private_prefix} + what + "/"
+         + hex;
 }
 
 // Registers under a private name for the scope of the call, on every exit

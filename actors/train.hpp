@@ -65,8 +65,12 @@ struct train_call_options {
 /// threads: the same arguments give the same result (bit for bit under
 /// bsp). It does not change OpenBLAS's thread count; a caller training
 /// with several workers on few cores may call set_blas_threads(1) first.
+/// A worker whose gradient throws is dropped like a lost worker (the
+/// result's log says so) and the others go on; an exception from a hook
+/// stops the job and comes out of the call as it is.
 /// @throws std::invalid_argument for invalid options or data (the message
-///         names the option) and std::runtime_error if the job fails.
+///         names the option by its `paramserv train` flag, e.g. "--epochs")
+///         and std::runtime_error if the job fails.
 local_result train(const model& net, std::shared_ptr<const dataset> data,
   const train_call_options& options = {});
 

@@ -440,7 +440,11 @@ caf::error take_slice(worker_state& st, worker_slice& slice) {
         "the slice names " + std::to_string(st.endpoints.size())
         + " shard addresses for " + std::to_string(st.shards.size())
         + " shards");
-    validate(st.spec.opts);
+    // A worker never applies the update rule (its shards do), so a worker
+    // node need not know a custom one: it checks everything else.
+    auto checked = st.spec.opts;
+    checked.optimizer.kind = "sgd";
+    validate(checked);
     st.net = make_model(st.spec.opts.model);
     if (st.shards.size() != st.spec.shards)
       throw std::invalid_argument(

@@ -62,14 +62,20 @@ public:
     return custom_.count(name) > 0;
   }
 
-  /// Every known name, built-in ones first, for messages: "a, b, c".
+  /// Every known name, built-in ones first, for messages: "a, b, c". Names
+  /// that begin with `private_prefix` (what paramserv::train registers for
+  /// the length of a call) are left out.
   std::string names() const {
     std::string result = built_in_list();
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& entry : custom_)
-      result += ", " + entry.first;
+      if (entry.first.rfind(private_prefix, 0) != 0)
+        result += ", " + entry.first;
     return result;
   }
+
+  /// The prefix of names private to one caller.
+  static constexpr const char* private_prefix = "paramserv::train/";
 
 private:
   std::string built_in_list() const {

@@ -96,7 +96,10 @@ std::unique_ptr<basic_model<T>> make_model(const model_spec& spec) {
   if (!built_in(spec.kind)) {
     if constexpr (std::is_same_v<T, float>) {
       auto make = models().find(spec.kind);
-      auto made = make ? make(spec) : nullptr;
+      if (!make)
+        throw std::invalid_argument(
+          "model: \"" + spec.kind + "\" is not registered any more");
+      auto made = make(spec);
       if (!made)
         throw std::invalid_argument(
           "model: the factory of \"" + spec.kind + "\" made nothing");

@@ -15,6 +15,7 @@
 
 #include "actors/train.hpp"
 #include "linalg/optim/optimizer.hpp"
+#include "linalg/optim/update_rules.hpp"
 #include "tests/test_support.hpp"
 
 using namespace paramserv;
@@ -145,25 +146,52 @@ TEST_CASE("two train() calls are independent, one after the other and at "
           "once") {
   auto data_a = blobs(240, 5);
   auto data_b = blobs(160, 9);
-  auto net = small_mlp(*data_a);
+  // Different models (hidden widths) and each its own update rule.
+  auto net_a = small_mlp(*data_a);
+  model_spec spec_b = net_a->spec();
+  spec_b.hidden = {5};
+  auto net_b = make_model(spec_b);
   auto call_a = small_call(0.1f, 7);
+  call_a.aggregate = rule_factory(sgd{});
   auto call_b = small_call(0.05f, 3);
   call_b.aggregate = rule_factory(test::doubled_sgd{});
-  auto a1 = train(*net, data_a, call_a);
-  auto b1 = train(*net, data_b, call_b);
-  auto a2 = train(*net, data_a, call_a);
+  auto a1 = train(*net_a, data_a, call_a);
+  auto b1 = train(*net_b, data_b, call_b);
+  auto a2 = train(*net_a, data_a, call_a);
   CHECK(same_bits(a1.params.flat(), a2.params.flat()));
-  CHECK_FALSE(same_bits(a1.params.flat(), b1.params.flat()));
+  CHECK(a1.params.size() != b1.params.size());
+  // b is sgd at 0.1 under another name, so it equals the job by name.
+  auto b_named = small_call(0.1f, 3);
+  CHECK(same_bits(
+    b1.params.flat(), by_name(b_named, data_b, *net_b).params.flat()));
   // At once, from two threads: each gets what it got alone.
   local_result a3, b3;
   std::thread other{[&] {
-    b3 = train(*net, data_b, call_b);
+    b3 = train(*net_b, data_b, call_b);
   }};
-  a3 = train(*net, data_a, call_a);
+  a3 = train(*net_a, data_a, call_a);
   other.join();
   CHECK(same_bits(a3.params.flat(), a1.params.flat()));
   CHECK(same_bits(b3.params.flat(), b1.params.flat()));
-  CHECK(a3.job != b3.job);
+}
+
+TEST_CASE("an exception from a hook stops train() and comes out as it is, "
+          "leaving nothing behind") {
+  auto data = blobs(240, 5);
+  auto net = small_mlp(*data);
+  auto models = known_models();
+  auto threads = thread_count();
+  auto o = small_call(0.1f, 7);
+  size_t epochs = 0;
+  o.hooks.on_epoch = [&](const epoch_metrics&) {
+    ++epochs;
+    throw std::logic_error{"the caller stops here"};
+  };
+  CHECK_THROWS_WITH_AS(
+    train(*net, data, o), "the caller stops here", std::logic_error);
+  CHECK(epochs == 1);
+  CHECK(thread_count() == threads);
+  CHECK(known_models() == models);
 }
 
 TEST_CASE("train() refuses data that does not fit the model, naming both") {
@@ -174,7 +202,8 @@ TEST_CASE("train() refuses data that does not fit the model, naming both") {
   spec.classes = data->classes;
   auto net = make_model(spec);
   CHECK_THROWS_WITH_AS(train(*net, data, small_call(0.1f, 7)),
-    doctest::Contains("features"), std::invalid_argument);
+    doctest::Contains("the model expects 5 features, the training set has 4"),
+    std::invalid_argument);
   CHECK_THROWS_WITH_AS(train(*net, nullptr, small_call(0.1f, 7)),
     doctest::Contains("no training data"), std::invalid_argument);
 }

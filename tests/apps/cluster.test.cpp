@@ -771,3 +771,30 @@ TEST_CASE("a custom model trains in a cluster whose shards are a paramserv "
   CHECK(test::same_bits(custom.params.flat(), builtin.params.flat()));
   unregister_model("test-cluster-softmax");
 }
+
+TEST_CASE("a custom update rule trains in a cluster whose worker is a "
+          "paramserv node, which needs no rule") {
+  cluster_fixture f;
+  register_update_rule("test-cluster-sgd", rule_factory(renamed_sgd{}));
+  auto opts = test::small_options("softmax", "sgd", 0.1f, 2, 3);
+  opts.model.hidden.clear();
+  // The same bsp job twice, the rule by its built-in name and by the custom
+  // one: the application's shard, a worker node.
+  auto run = [&](const std::string& rule) {
+    opts.optimizer.kind = rule;
+    app_scheduler app{f, opts, 1};
+    shard_config sc;
+    sc.scheduler = app.handle;
+    sc.node = app.node;
+    app.sys->spawn(server_shard, std::move(sc));
+    auto node = start({"node", "--role", "worker", "--join", app.address});
+    auto result = app.run();
+    CHECK(finish(node, run_bound).ok());
+    return result;
+  };
+  auto builtin = run("sgd");
+  auto custom = run("test-cluster-sgd");
+  CHECK(custom.history.size() == 2);
+  CHECK(test::same_bits(custom.params.flat(), builtin.params.flat()));
+  unregister_update_rule("test-cluster-sgd");
+}

@@ -26,3 +26,8 @@ echo "$out"
 # Both forms, each with its 20 epochs and the weights recovered.
 echo "$out" | grep -Eq '^embed: train\(\): .* epochs=20 recovered$'
 echo "$out" | grep -Eq '^embed: actors: .* epochs=20 recovered$'
+# The same bsp job in both forms: the same weights.
+one=$(echo "$out" | sed -n 's/^embed: train(): \(w=.*\) (true.*/\1/p')
+two=$(echo "$out" | sed -n 's/^embed: actors: \(w=.*\) (true.*/\1/p')
+[ -n "$one" ] && [ "$one" = "$two" ] || {
+  echo "the two forms differ: '$one' and '$two'" >&2; exit 1; }
