@@ -505,7 +505,11 @@ void connect_shards(worker_pointer self) {
     return;
   }
   st.connecting = targets.size();
-  for (auto& [text, expected] : targets) {
+  for (auto& target : targets) {
+    // Named copies: lambdas capture them (clang 14 cannot capture
+    // structured bindings).
+    std::string text = target.first;
+    caf::node_id expected = target.second;
     endpoint ep;
     try {
       ep = parse_endpoint(text);
