@@ -1,9 +1,8 @@
 #include "actors/train.hpp"
 
 #include "linalg/core/registry.hpp"
+#include "linalg/io/posix_file.hpp"
 
-#include <cstdio>
-#include <random>
 #include <string>
 #include <utility>
 
@@ -57,12 +56,8 @@ private:
 // A name no other call or registration uses: the job names the caller's
 // model and rule by it while the call runs.
 std::string private_name(const char* what) {
-  std::random_device rd;
-  uint64_t r = (uint64_t{rd()} << 32) | rd();
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(r));
   return std::string{named_registry<model_factory>::private_prefix} + what + "/"
-         + hex;
+         + detail::unique_id();
 }
 
 // Registers under a private name for the scope of the call, on every exit

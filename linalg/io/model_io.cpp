@@ -1,13 +1,10 @@
 #include "linalg/io/model_io.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <cinttypes>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -58,18 +55,6 @@ bool plain_name(const std::string& name) {
 }
 
 // -- saving -------------------------------------------------------------------
-
-// 16 hex digits: 64 bits from std::random_device plus a counter, so that
-// two saves of one process differ even if random_device repeats itself.
-std::string new_save_id() {
-  static std::atomic<uint64_t> counter{0};
-  std::random_device rd;
-  uint64_t r = (uint64_t{rd()} << 32) ^ uint64_t { rd() };
-  r += counter.fetch_add(1);
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, r);
-  return buf;
-}
 
 // The files that the manifest in `root` names, if there is one and it
 // parses: plain names only, never the manifest itself, so that removing
@@ -201,7 +186,7 @@ void save_model(const std::string& dir, const model_spec& spec,
       faults->before(what, path.string());
   };
   auto previous = files_of_previous_save(root);
-  auto id = new_save_id();
+  auto id = detail::unique_id();
   std::set<std::string> written;
   auto write_array = [&](const std::string& file, const float* data,
                        size_t count, const std::vector<size_t>& shape) {

@@ -1,6 +1,11 @@
 #include "linalg/io/posix_file.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <random>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
@@ -76,6 +81,16 @@ void sync_directory(const std::string& path) {
     fail(path, "cannot fsync directory", err);
   }
   ::close(fd);
+}
+
+std::string unique_id() {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device rd;
+  uint64_t r = (uint64_t{rd()} << 32) ^ uint64_t { rd() };
+  r += counter.fetch_add(1);
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, r);
+  return buf;
 }
 
 } // namespace paramserv::detail

@@ -50,6 +50,12 @@ private:
   int fd_ = -1;
 };
 
+/// 16 hex digits, different in every call of every process: 64 bits from
+/// std::random_device plus a process-wide counter (so that two calls differ
+/// even if random_device repeats itself). Names files and registrations
+/// that must not collide with another's.
+std::string unique_id();
+
 /// Forces the entries of directory `path` (files created, renamed or removed
 /// in it) to disk, with fsync on the directory.
 /// @throws std::runtime_error naming the directory.
