@@ -664,6 +664,14 @@ struct app_scheduler {
     sys->spawn(worker, std::move(wc));
   }
 
+  // Spawns a shard of the job into the application's system.
+  void spawn_shard() {
+    shard_config sc;
+    sc.scheduler = handle;
+    sc.node = node;
+    sys->spawn(server_shard, std::move(sc));
+  }
+
   // Runs the job to its end.
   local_result run() {
     return drive_job(*sys, handle, spec.opts.model);
@@ -690,6 +698,24 @@ struct renamed_sgd {
       w[i] -= lr * g[i];
   }
 };
+
+// The job of `opts` under the application's scheduler, with one paramserv
+// node of `role`: a server node and the application's two workers, or a
+// worker node and the application's shard.
+local_result run_with_node(const cluster_fixture& f, const train_options& opts,
+  const std::string& role) {
+  app_scheduler app{f, opts, role == "server" ? 2u : 1u};
+  if (role == "server") {
+    app.spawn_worker();
+    app.spawn_worker();
+  } else {
+    app.spawn_shard();
+  }
+  auto node = start({"node", "--role", role, "--join", app.address});
+  auto result = app.run();
+  CHECK(finish(node, run_bound).ok());
+  return result;
+}
 
 } // namespace
 
@@ -726,10 +752,7 @@ TEST_CASE("a paramserv node asked for an update rule or a model it does not "
     opts.model.kind = "test-cluster-model";
     app_scheduler app{f, opts, 1};
     // The application's own shard; the worker is a paramserv node.
-    shard_config sc;
-    sc.scheduler = app.handle;
-    sc.node = app.node;
-    app.sys->spawn(server_shard, std::move(sc));
+    app.spawn_shard();
     auto node = start({"node", "--role", "worker", "--join", app.address});
     auto why = app.failure();
     CHECK_MESSAGE(test::contains(why, "worker 0"), why);
@@ -755,18 +778,10 @@ TEST_CASE("a custom model trains in a cluster whose shards are a paramserv "
   opts.model.hidden.clear();
   // The same bsp job twice, the model by its built-in name and by the
   // custom one: the application's two workers, a server node's shard.
-  auto run = [&](const std::string& kind) {
-    opts.model.kind = kind;
-    app_scheduler app{f, opts, 2};
-    app.spawn_worker();
-    app.spawn_worker();
-    auto server = start({"node", "--role", "server", "--join", app.address});
-    auto result = app.run();
-    CHECK(finish(server, run_bound).ok());
-    return result;
-  };
-  auto builtin = run("softmax");
-  auto custom = run("test-cluster-softmax");
+  opts.model.kind = "softmax";
+  auto builtin = run_with_node(f, opts, "server");
+  opts.model.kind = "test-cluster-softmax";
+  auto custom = run_with_node(f, opts, "server");
   CHECK(custom.history.size() == 2);
   CHECK(test::same_bits(custom.params.flat(), builtin.params.flat()));
   unregister_model("test-cluster-softmax");
@@ -780,20 +795,10 @@ TEST_CASE("a custom update rule trains in a cluster whose worker is a "
   opts.model.hidden.clear();
   // The same bsp job twice, the rule by its built-in name and by the custom
   // one: the application's shard, a worker node.
-  auto run = [&](const std::string& rule) {
-    opts.optimizer.kind = rule;
-    app_scheduler app{f, opts, 1};
-    shard_config sc;
-    sc.scheduler = app.handle;
-    sc.node = app.node;
-    app.sys->spawn(server_shard, std::move(sc));
-    auto node = start({"node", "--role", "worker", "--join", app.address});
-    auto result = app.run();
-    CHECK(finish(node, run_bound).ok());
-    return result;
-  };
-  auto builtin = run("sgd");
-  auto custom = run("test-cluster-sgd");
+  opts.optimizer.kind = "sgd";
+  auto builtin = run_with_node(f, opts, "worker");
+  opts.optimizer.kind = "test-cluster-sgd";
+  auto custom = run_with_node(f, opts, "worker");
   CHECK(custom.history.size() == 2);
   CHECK(test::same_bits(custom.params.flat(), builtin.params.flat()));
   unregister_update_rule("test-cluster-sgd");
