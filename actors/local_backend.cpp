@@ -47,6 +47,8 @@ void validate_local(const local_options& local) {
       || local.timeouts.control_ms == 0)
     throw std::invalid_argument(
       "--push-timeout, --pull-timeout, --control-timeout: must be positive");
+  if (!local.checkpoints.dir.empty() && local.checkpoints.every == 0)
+    throw std::invalid_argument("--checkpoint-every: must be positive");
 }
 
 } // namespace
@@ -137,7 +139,11 @@ job_actors start_job(caf::actor_system& sys, const job_spec& spec,
 
 job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
-  const job_placement& placement) {
+  const job_placement& placement, const checkpoint_options& checkpoints) {
+  std::shared_ptr<const resume_point> resume;
+  if (!checkpoints.resume.empty())
+    resume = std::make_shared<const resume_point>(
+      read_checkpoint(sys, checkpoints.resume, spec));
   auto node = std::make_shared<local_node>();
   node->train = std::move(train);
   node->board = std::make_shared<hogwild_board>();
@@ -146,6 +152,9 @@ job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   scheduler_config sc;
   sc.spec = spec;
   sc.test = std::move(test);
+  sc.checkpoint_dir = checkpoints.dir;
+  sc.checkpoint_every = checkpoints.dir.empty() ? 0 : checkpoints.every;
+  sc.resume = std::move(resume);
   result.scheduler = sys.spawn(scheduler, std::move(sc));
   for (uint32_t s = 0; s < spec.shards; ++s)
     result.shards.push_back(
@@ -186,7 +195,8 @@ local_result train_local(const train_options& opts, const local_options& local,
   // same seed, too) never take each other's messages; training depends on
   // the seed alone.
   auto spec = make_job_spec(opts, local, *train);
-  auto job = spawn_job(sys, spec, train, test, {{}, {}, local.delays});
+  auto job = spawn_job(
+    sys, spec, train, test, {{}, {}, local.delays}, local.checkpoints);
   // The actor system's destructor waits for every actor: on every way out
   // (an exception of any type from a hook or the caller's model included)
   // the job's actors are told to stop first.

@@ -25,6 +25,19 @@ class actor_system_config;
 
 namespace paramserv {
 
+/// Checkpoints of a run: where and how often to write them, and where to
+/// resume from. Plain struct.
+struct checkpoint_options {
+  /// Folder of the checkpoints (a checkpoint_store); empty: none. Default:
+  /// none.
+  std::string dir;
+  /// Epochs between checkpoints. Default: 1.
+  size_t every = 1;
+  /// A folder of checkpoints to continue from (its newest that verifies);
+  /// empty: a fresh start. Default: empty.
+  std::string resume;
+};
+
 /// Options of a parameter-server run (local backend). Plain struct.
 struct local_options {
   /// Worker actors. Default: 2.
@@ -49,6 +62,8 @@ struct local_options {
   /// Test hook: per-worker delay before each unit of work (missing entries
   /// mean none).
   std::vector<std::chrono::microseconds> delays;
+  /// Checkpoints and resuming. Default: none.
+  checkpoint_options checkpoints;
 };
 
 /// Callbacks of a run; each is called from the thread that called
@@ -131,10 +146,14 @@ struct job_placement {
 /// Spawns a scheduler for `spec` into `sys`, then its shards and workers,
 /// which register with it. `train` (may be null) is this node's copy of the
 /// training set; `test` (may be null) is validated after each epoch. The
-/// job runs once someone sends the scheduler `run`.
+/// job runs once someone sends the scheduler `run`. With
+/// `checkpoints.resume`, the job continues from the newest checkpoint there
+/// that verifies (read_checkpoint).
+/// @throws std::invalid_argument when the job cannot resume from there.
 job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
-  const job_placement& placement = {});
+  const job_placement& placement = {},
+  const checkpoint_options& checkpoints = {});
 
 /// Starts a whole job inside the caller's actor system without blocking:
 /// spawn_job(sys, spec, train, test), then `run` sent on behalf of

@@ -116,6 +116,44 @@ void finish(scheduler_pointer self, caf::error err) {
 }
 
 // Validates on the test set, records the epoch's metrics and goes on.
+// Between epochs (every worker waits for its plan, no push is in flight):
+// asks every shard for its state and writes the checkpoint, then starts
+// the next epoch. A checkpoint that cannot be written is logged and the
+// previous one stays; training goes on.
+void take_checkpoint(scheduler_pointer self) {
+  auto& st = self->state;
+  auto states = std::make_shared<std::vector<shard_state>>(st.shards.size());
+  ask_shards<shard_state>(
+    self, ms(st.spec().timeouts.control_ms),
+    [=](uint32_t s, shard_state& state) {
+      (*states)[s] = std::move(state);
+    },
+    [=] {
+      auto& st = self->state;
+      auto begun = clock_type::now();
+      job_checkpoint job;
+      job.epochs_done = st.epoch + 1;
+      job.spec = st.spec();
+      job.history = st.result.history;
+      try {
+        write_checkpoint(self->system(), st.cfg.checkpoint_dir, job, *states);
+        auto ms_taken = std::chrono::duration_cast<std::chrono::milliseconds>(
+          clock_type::now() - begun);
+        detail::log(self, "checkpoint after epoch "
+                            + std::to_string(job.epochs_done) + " written to "
+                            + st.cfg.checkpoint_dir + " ("
+                            + std::to_string(ms_taken.count()) + " ms)");
+      } catch (const std::exception& e) {
+        detail::log(
+          self, std::string{"checkpoint after epoch "}
+                  + std::to_string(job.epochs_done)
+                  + " not written, the previous one stays: " + e.what());
+      }
+      start_epoch(self, st.epoch + 1);
+    },
+    checkpoint_atom::value, st.spec().job);
+}
+
 void end_epoch(scheduler_pointer self) {
   auto& st = self->state;
   st.ending = true;
@@ -210,6 +248,9 @@ void end_epoch(scheduler_pointer self) {
             auto flat = st.eval_params.flat();
             st.result.params.assign(flat.begin(), flat.end());
             finish(self, caf::error{});
+          } else if (st.cfg.checkpoint_every > 0
+                     && (st.epoch + 1) % st.cfg.checkpoint_every == 0) {
+            take_checkpoint(self);
           } else {
             start_epoch(self, st.epoch + 1);
           }
@@ -319,7 +360,14 @@ void maybe_start(scheduler_pointer self) {
   st.started = true;
   st.start = clock_type::now();
   self->send(self, tick_atom::value);
-  start_epoch(self, 0);
+  size_t first = 0;
+  if (auto& r = st.cfg.resume) {
+    first = r->job.epochs_done;
+    for (auto& why : r->refused)
+      detail::log(self, "checkpoint refused: " + why);
+    detail::log(self, "resumed from " + r->from);
+  }
+  start_epoch(self, first);
 }
 
 // Every shard and worker registered: workers get their slices, shards the
@@ -442,6 +490,11 @@ caf::result<void> take_registration(
     slice.values.resize(st.map.sizes[id]);
     st.map.gather(id, st.init.data(), slice.values.data());
     slice.optimizer = spec.opts.optimizer;
+    if (auto& r = st.cfg.resume; r && id < r->shards.size()) {
+      slice.version = r->shards[id].version;
+      slice.steps = r->shards[id].steps;
+      slice.state = r->shards[id].arrays;
+    }
     self->send(handle, std::move(slice));
   } else {
     if (st.slots.size() >= spec.workers)
@@ -669,7 +722,24 @@ scheduler_internal::behavior_type scheduler(
   st.net->initialize(init, cfg.spec.opts.seed);
   st.init.assign(init.flat().begin(), init.flat().end());
   st.map = shard_map::make(st.net->shapes(), cfg.spec.shards);
-  st.mode = mode_at(cfg.spec.modes, 1);
+  if (auto& r = cfg.resume) {
+    // The model as the checkpoint left it, and the metrics so far.
+    for (uint32_t s = 0; s < r->shards.size() && s < cfg.spec.shards; ++s) {
+      auto& values = r->shards[s].values;
+      if (values.size() != st.map.sizes[s]) {
+        st.cfg = std::move(cfg);
+        self->quit(make_error(errc::bad_shape,
+          "invalid job: the checkpoint's shard " + std::to_string(s) + " holds "
+            + std::to_string(values.size()) + " values, not "
+            + std::to_string(st.map.sizes[s])));
+        return behavior_of(self, mode_setting{consistency::asp, 0});
+      }
+      st.map.scatter(s, values.data(), st.init.data());
+    }
+    st.result.history = r->job.history;
+  }
+  st.mode
+    = mode_at(cfg.spec.modes, cfg.resume ? cfg.resume->job.epochs_done + 1 : 1);
   st.progress.job = cfg.spec.job;
   st.result.job = cfg.spec.job;
   st.cfg = std::move(cfg);

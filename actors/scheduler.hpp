@@ -17,6 +17,7 @@
 #include "linalg/data/dataset.hpp"
 #include "linalg/models/model.hpp"
 #include "linalg/train/consistency.hpp"
+#include "actors/checkpoint.hpp"
 #include "messages/job_messages.hpp"
 #include "messages/scheduler_actor.hpp"
 #include "messages/server_shard_actor.hpp"
@@ -36,6 +37,13 @@ struct scheduler_config {
   /// The cluster secret joiners must prove they hold (see
   /// actors/net/secret.hpp); empty: none. Default: none.
   std::string secret;
+  /// Where to write a checkpoint (a checkpoint_store folder) after every
+  /// `checkpoint_every`-th epoch but the last; empty or 0: never.
+  std::string checkpoint_dir;
+  size_t checkpoint_every = 0;
+  /// A job resumed from a checkpoint (read_checkpoint): it continues after
+  /// the checkpoint's epochs, from its shards' states. Null: a fresh start.
+  std::shared_ptr<const resume_point> resume;
 };
 
 /// What the scheduler knows about one worker.

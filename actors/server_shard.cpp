@@ -104,6 +104,9 @@ void take_slice(server_shard_state& st, shard_slice& slice) {
   st.id = slice.id;
   st.mem = std::make_shared<shard_memory>();
   st.mem->opt = make_optimizer(slice.optimizer, slice.values.size());
+  if (slice.steps > 0 || !slice.state.empty())
+    st.mem->opt->restore(optimizer_state{slice.steps, std::move(slice.state)});
+  st.mem->version.store(slice.version, std::memory_order_relaxed);
   st.mem->values = std::move(slice.values);
   st.pending.resize(slice.workers);
   st.drop_until.assign(slice.workers, 0);
@@ -296,6 +299,24 @@ server_shard_actor::behavior_type server_shard(
                                                 "than the scheduler");
       }
       return std::exchange(st.stats, shard_stats{});
+    },
+    [=](checkpoint_atom, uint64_t job) -> caf::result<shard_state> {
+      if (auto err = check_scheduler(self, job, "checkpoint"))
+        return err;
+      auto& st = self->state;
+      shard_state result;
+      result.job = st.job;
+      result.id = st.id;
+      result.version = version(st);
+      result.values = st.mem->values;
+      try {
+        auto opt = st.mem->opt->state();
+        result.steps = opt.steps;
+        result.arrays = std::move(opt.arrays);
+      } catch (const std::invalid_argument& e) {
+        return make_error(errc::unsupported, who(st) + ": " + e.what());
+      }
+      return result;
     },
   };
 }

@@ -22,5 +22,6 @@ using step_atom = caf::atom_constant<caf::atom("step")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 
 } // namespace paramserv

@@ -163,6 +163,25 @@ struct run_result {
   }
 };
 
+/// Shard -> scheduler, for a checkpoint (asked between epochs, when no
+/// push is in flight): the shard's keys, version and update-rule state.
+struct shard_state {
+  static constexpr const char* type_name = "shard_state";
+
+  uint64_t job = 0;
+  uint32_t id = 0;
+  uint64_t version = 0;
+  std::vector<float> values;
+  /// optimizer_state: the steps applied and the per-parameter arrays.
+  uint64_t steps = 0;
+  std::vector<float> arrays;
+
+  auto fields() {
+    return std::tie(job, id, version, values, steps, arrays);
+  }
+  friend bool operator==(const shard_state&, const shard_state&) = default;
+};
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
   using detail::on_wire;

@@ -164,9 +164,14 @@ struct shard_slice {
   uint32_t workers = 0;
   std::vector<float> values;
   optimizer_options optimizer;
+  /// A resumed job: the shard's version and its update rule's state from
+  /// the checkpoint (optimizer_state); zero and empty for a fresh start.
+  uint64_t version = 0;
+  uint64_t steps = 0;
+  std::vector<float> state;
 
   auto fields() {
-    return std::tie(job, id, workers, values, optimizer);
+    return std::tie(job, id, workers, values, optimizer, version, steps, state);
   }
   friend bool operator==(const shard_slice&, const shard_slice&) = default;
 };

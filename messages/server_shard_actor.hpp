@@ -26,6 +26,7 @@ struct worker_roster;
 /// - commit: apply the buffered pushes of one synchronous clock;
 /// - mode: how to apply pushes from now on, and the learning rate;
 /// - stats: counters since the last stats request;
+/// - checkpoint: its state (keys, version, update rule), between epochs;
 /// - done: the job (by id) ended well; the shard stops (normally).
 /// A shard has no internal messages (no timers, no self-messages), so this
 /// one interface is its whole one.
@@ -37,6 +38,7 @@ using server_shard_actor
     caf::replies_to<commit_atom, commit_request>::with<uint64_t>,
     caf::replies_to<mode_atom, shard_mode>::with<uint64_t>,
     caf::replies_to<stats_atom>::with<shard_stats>,
+    caf::replies_to<checkpoint_atom, uint64_t>::with<shard_state>,
     caf::reacts_to<done_atom, uint64_t>>;
 
 } // namespace paramserv

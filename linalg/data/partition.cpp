@@ -1,5 +1,7 @@
 #include "linalg/data/partition.hpp"
 
+#include <algorithm>
+
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -82,6 +84,7 @@ std::vector<std::vector<uint32_t>> partition_rows(
 
 void shuffle_epoch(
   std::vector<uint32_t>& rows, uint64_t seed, size_t worker, size_t epoch) {
+  std::sort(rows.begin(), rows.end());
   rng::derive(seed ^ epoch_salt, worker, epoch).shuffle(rows);
 }
 

@@ -46,9 +46,11 @@ std::vector<std::vector<uint32_t>> partition_rows(
 /// Equals the summed sizes of partition_rows(n, k, scheme, seed).
 size_t rows_per_epoch(size_t n, size_t k, partition_scheme scheme);
 
-/// Puts a worker's rows into this epoch's order: a permutation that depends
-/// only on (rows, seed, worker, epoch). Each worker calls it once per epoch
-/// on its own partition.
+/// Puts a worker's rows into this epoch's order: a permutation of them that
+/// depends only on the set of rows, the seed, the worker and the epoch, not
+/// on their order before (so that a run resumed at any epoch visits the
+/// rows as an uninterrupted one). Each worker calls it once per epoch on
+/// its own partition.
 void shuffle_epoch(
   std::vector<uint32_t>& rows, uint64_t seed, size_t worker, size_t epoch);
 

@@ -35,6 +35,16 @@ std::string known_update_rules() {
   return rules().names();
 }
 
+optimizer_state optimizer::state() const {
+  throw std::invalid_argument(
+    "optimizer: this update rule keeps state a checkpoint cannot hold");
+}
+
+void optimizer::restore(const optimizer_state&) {
+  throw std::invalid_argument(
+    "optimizer: this update rule keeps state a checkpoint cannot hold");
+}
+
 void optimizer_options::validate() const {
   if (!update_rule_known(kind))
     throw std::invalid_argument("optimizer: unknown update rule \"" + kind

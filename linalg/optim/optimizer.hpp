@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +41,16 @@ struct optimizer_options {
   void validate() const;
 };
 
+/// An update rule's state, for checkpoints: the steps applied and its
+/// per-parameter arrays, concatenated (each size() long).
+struct optimizer_state {
+  uint64_t steps = 0;
+  std::vector<float> arrays;
+
+  friend bool operator==(const optimizer_state&, const optimizer_state&)
+    = default;
+};
+
 /// An update rule together with its state for exactly size() parameters:
 /// the parameters of one shard (or of a whole model). Sharding the model
 /// shards the state with it: a shard owns the optimizer of its elements.
@@ -65,6 +77,15 @@ public:
 
   /// Number of update steps applied so far.
   virtual size_t steps() const = 0;
+
+  /// The state, to checkpoint. A rule that keeps state outside arrays of
+  /// size() elements cannot be checkpointed: the default throws
+  /// std::invalid_argument saying so.
+  virtual optimizer_state state() const;
+
+  /// Restores what state() returned (of a rule of the same kind and size).
+  /// @throws std::invalid_argument for state of the wrong size.
+  virtual void restore(const optimizer_state& s);
 };
 
 /// Creates the update rule `opts` names (built in or registered), with
@@ -156,6 +177,25 @@ public:
 
   size_t steps() const override {
     return steps_.load(std::memory_order_relaxed);
+  }
+
+  optimizer_state state() const override {
+    optimizer_state result;
+    result.steps = steps();
+    for (size_t a = 0; a < arrays; ++a)
+      result.arrays.insert(
+        result.arrays.end(), state_[a].begin(), state_[a].end());
+    return result;
+  }
+
+  void restore(const optimizer_state& s) override {
+    if (s.arrays.size() != arrays * size_)
+      throw std::invalid_argument(
+        "optimizer: the checkpoint holds " + std::to_string(s.arrays.size())
+        + " state values, the rule needs " + std::to_string(arrays * size_));
+    for (size_t a = 0; a < arrays; ++a)
+      std::copy_n(s.arrays.begin() + a * size_, size_, state_[a].begin());
+    steps_.store(s.steps, std::memory_order_relaxed);
   }
 
 private:

@@ -139,6 +139,7 @@ std::vector<std::string> fuzz_seeds() {
     seed(16, worker_roster{}),
     seed(17, epoch_metrics{}),
     seed(18, result),
+    seed(19, shard_state{7, 1, 3, {0.5f, 1.0f}, 12, {0.25f, 0.75f}}),
     seed(0, caf::make_message(push)),
     seed(0, caf::make_message(spec, slice)),
   };

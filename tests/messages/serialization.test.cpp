@@ -482,7 +482,15 @@ shard_slice sample(const std::vector<caf::actor>&) {
         .epsilon = 1e-6f,
         .weight_decay = 1e-4f,
       },
+    .version = 9,
+    .steps = 31,
+    .state = {0.25f, -1.0f, 3.0f, 0.5f},
   };
+}
+
+template <>
+shard_state sample(const std::vector<caf::actor>&) {
+  return {11, 2, 9, {1.5f, -2.0f}, 31, {0.25f, -1.0f}};
 }
 
 template <>
@@ -523,7 +531,7 @@ TEST_CASE_TEMPLATE("every message type survives a binary round trip field "
   T, gradient_push, parameter_pull, parameter_slice, epoch_plan, epoch_report,
   shard_mode, progress_report, commit_request, shard_stats, run_result,
   data_source, request_timeouts, job_spec, registration, shard_slice,
-  worker_slice, worker_roster) {
+  shard_state, worker_slice, worker_roster) {
   fixture f;
   auto x = sample<T>(f.spawn_idle(2));
   auto buf = f.serialize(x);
@@ -588,8 +596,10 @@ TEST_CASE("a message claiming a huge float buffer inside a nested job "
     x.values = {1.0f, 2.0f, 3.0f};
     auto buf = f.serialize(x);
     // job (8), id (4), workers (4), the values' length (8) and bytes (4
-    // each), the optimizer: its kind ("sgd": 8 + 3) and five floats.
-    REQUIRE(buf.size() == 8 + 4 + 4 + (8 + 3 * 4) + ((8 + 3) + 5 * 4));
+    // each), the optimizer: its kind ("sgd": 8 + 3) and five floats; the
+    // version and steps (8 each), the state's length (8) and no bytes.
+    REQUIRE(
+      buf.size() == 8 + 4 + 4 + (8 + 3 * 4) + ((8 + 3) + 5 * 4) + 8 + 8 + 8);
     constexpr size_t values_at = 16;
     REQUIRE(length_at(buf, values_at) == 3);
     // 2^64 - 1 floats in any byte order.

@@ -172,6 +172,19 @@ TEST_CASE("shuffle_epoch permutes rows by seed, worker and epoch") {
   CHECK(empty.empty());
 }
 
+TEST_CASE("shuffle_epoch's order does not depend on the order before, so a "
+          "resumed run visits rows as an uninterrupted one") {
+  auto rows = partition_rows(1000, 3, partition_scheme::disjoint_random, 4)[2];
+  // Epochs 0, 1, 2 in turn on one vector, as a worker does...
+  auto carried = rows;
+  for (size_t e = 0; e < 3; ++e)
+    shuffle_epoch(carried, 9, 2, e);
+  // ...and epoch 2 alone, as a worker resumed there does.
+  auto fresh = rows;
+  shuffle_epoch(fresh, 9, 2, 2);
+  CHECK(carried == fresh);
+}
+
 TEST_CASE("partition_rows refuses zero workers") {
   CHECK_THROWS_AS(
     partition_rows(10, 0, partition_scheme::disjoint_contiguous, 0),

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "linalg/train/metrics.hpp"
+#include "messages/control_messages.hpp"
+#include "messages/fields.hpp"
+#include "messages/job_messages.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace paramserv {
+
+/// The job's part of a checkpoint: the job as it was run, the epochs
+/// trained and their metrics. Taken between epochs, when every worker
+/// waits for its next plan and no push is in flight, so that with the
+/// shards' states it is a consistent cut (the shuffles and partitions
+/// derive from the seed and the epoch, so no generator state is needed).
+struct job_checkpoint {
+  static constexpr const char* type_name = "job_checkpoint";
+
+  uint64_t epochs_done = 0;
+  job_spec spec;
+  std::vector<epoch_metrics> history;
+
+  auto fields() {
+    return std::tie(epochs_done, spec, history);
+  }
+};
+
+/// Where a resumed job continues: what a checkpoint held.
+struct resume_point {
+  job_checkpoint job;
+  /// Each shard's keys, version and update-rule state, by shard id.
+  std::vector<shard_state> shards;
+  /// The checkpoint's folder and what was refused on the way, for the log.
+  std::string from;
+  std::vector<std::string> refused;
+};
+
+/// Writes checkpoint `job.epochs_done` of a job to `dir` (a
+/// checkpoint_store): the job's part and one part per shard, committed
+/// atomically; the previous checkpoint stays until this one is complete.
+/// @throws std::runtime_error naming the file on an I/O error.
+void write_checkpoint(caf::actor_system& sys, const std::string& dir,
+  const job_checkpoint& job, const std::vector<shard_state>& shards);
+
+/// The newest checkpoint in `dir` that verifies, checked against the job
+/// that resumes it, `spec`: the same model, update rule, shards, workers,
+/// batch size, seed, partition scheme and data rows, and more epochs than
+/// it has done. A newer checkpoint that does not verify is refused (named
+/// in `refused`) and the next older one used.
+/// @throws std::invalid_argument naming the folder or the mismatch when no
+///         checkpoint verifies or the job differs.
+resume_point read_checkpoint(
+  caf::actor_system& sys, const std::string& dir, const job_spec& spec);
+
+} // namespace paramserv
