@@ -45,6 +45,16 @@ po::options_description describe_job(train_cli& c, bool with_backend) {
     ("threads", po::value(&c.threads)->default_value(c.threads),
      "CAF scheduler threads (0: one per core); OpenBLAS runs "
      "single-threaded inside workers")
+    ("checkpoint-dir", po::value(&c.checkpoint_dir),
+     "write a checkpoint (a consistent cut between epochs: every shard's "
+     "keys and update-rule state, the job's epochs and metrics) into this "
+     "folder; the newest two are kept")
+    ("checkpoint-every",
+     po::value(&c.checkpoint_every)->default_value(c.checkpoint_every),
+     "epochs between checkpoints")
+    ("resume", po::value(&c.resume),
+     "continue the same job from the newest checkpoint in this folder that "
+     "verifies (a corrupt one is refused by name and the previous used)")
     ("push-timeout", po::value(&c.push_timeout)->default_value(c.push_timeout),
      "seconds a worker waits for a shard to acknowledge a push")
     ("pull-timeout", po::value(&c.pull_timeout)->default_value(c.pull_timeout),
@@ -96,6 +106,10 @@ train_options to_train_options(
   if (c.backend != "sequential" && c.backend != "local")
     throw usage_error("--backend: unknown backend \"" + c.backend
                       + "\" (expected local or sequential)");
+  if (c.backend == "sequential"
+      && (!c.checkpoint_dir.empty() || !c.resume.empty()))
+    throw usage_error("--checkpoint-dir and --resume need --backend local "
+                      "(or a cluster)");
   opts.scheme = parse_flag<partition_scheme>("--scheme", c.scheme);
   opts.model.kind = c.model;
   if (c.model == "mlp")
@@ -142,6 +156,9 @@ local_options to_local_options(
   local.timeouts.pull_ms = timeout_ms("--pull-timeout", c.pull_timeout);
   local.timeouts.control_ms
     = timeout_ms("--control-timeout", c.control_timeout);
+  local.checkpoints.dir = c.checkpoint_dir;
+  local.checkpoints.every = c.checkpoint_every;
+  local.checkpoints.resume = c.resume;
   auto mode = parse_flag<consistency>("--mode", c.mode);
   if (!c.mode_schedule.empty()) {
     if (!vm["mode"].defaulted())

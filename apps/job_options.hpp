@@ -38,6 +38,9 @@ struct train_cli {
   double push_timeout = 60;
   double pull_timeout = 60;
   double control_timeout = 60;
+  std::string checkpoint_dir;
+  size_t checkpoint_every = 1;
+  std::string resume;
   std::string model = "mlp";
   std::string hidden = "200";
   std::string activation = "relu";

@@ -302,6 +302,12 @@ int run(int argc, char** argv) {
   sc.test = test;
   sc.join_timeout = join_timeout;
   sc.secret = net.secret;
+  sc.checkpoint_dir = lopts.checkpoints.dir;
+  sc.checkpoint_every
+    = lopts.checkpoints.dir.empty() ? 0 : lopts.checkpoints.every;
+  if (!lopts.checkpoints.resume.empty())
+    sc.resume = std::make_shared<const resume_point>(
+      read_checkpoint(sys, lopts.checkpoints.resume, spec));
   auto scheduler = sys.spawn(paramserv::scheduler, std::move(sc));
   node_actors actors;
   caf::error failure;

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/test_support.hpp"
+
 namespace {
 
 struct outcome {
@@ -234,4 +236,33 @@ TEST_CASE("under overlap_reshuffle the summary counts every row each worker "
     CHECK(rows > 0.9 * passes * 60000);
     CHECK(rows < 1.1 * passes * 60000);
   }
+}
+
+TEST_CASE("train --resume continues from --checkpoint-dir to the model an "
+          "uninterrupted run saves") {
+  auto ckpts = scratch("ckpts");
+  auto whole = scratch("whole");
+  auto resumed = scratch("resumed");
+  std::string job = "train --model softmax --optimizer adam --lr 0.001 "
+                    "--epochs 3 --workers 2 --shards 2 --mode bsp ";
+  auto t = run(
+    job + "--checkpoint-dir " + ckpts.string() + " --save " + whole.string());
+  INFO(t.output);
+  REQUIRE(t.code == 0);
+  CHECK(
+    paramserv::test::contains(t.output, "checkpoint after epoch 2 written to"));
+  auto r
+    = run(job + "--resume " + ckpts.string() + " --save " + resumed.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(paramserv::test::contains(
+    r.output, "resumed from " + ckpts.string() + " (after epoch 2)"));
+  CHECK(paramserv::test::tensors(resumed.string())
+        == paramserv::test::tensors(whole.string()));
+  auto s = run("train --backend sequential --resume " + ckpts.string());
+  CHECK(s.code == 2);
+  CHECK(paramserv::test::contains(s.output, "--resume need --backend local"));
+  auto n = run(job + "--resume " + scratch("nothing").string());
+  CHECK(n.code != 0);
+  CHECK(paramserv::test::contains(n.output, "no checkpoint that verifies"));
 }

@@ -28,7 +28,8 @@ using types
   = std::tuple<caf::message, gradient_push, parameter_pull, parameter_slice,
     epoch_plan, epoch_report, shard_mode, commit_request, shard_stats,
     progress_report, data_source, request_timeouts, job_spec, registration,
-    shard_slice, worker_slice, worker_roster, epoch_metrics, run_result>;
+    shard_slice, worker_slice, worker_roster, epoch_metrics, run_result,
+    shard_state>;
 
 // One actor system for every input, never destroyed: CAF 0.17's
 // actor_system destructor run from exit() touches CAF's own statics after
