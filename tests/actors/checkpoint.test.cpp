@@ -48,15 +48,23 @@ bool logged(const local_result& r, const std::string& part) {
   return false;
 }
 
+// A checkpoint folder, the data, the options, and the uninterrupted run's
+// result to compare with.
+struct resume_fixture {
+  test::temp_dir dir{"paramserv-resume"};
+  std::string ckpts = (dir.path / "ckpts").string();
+  std::shared_ptr<const dataset> train
+    = std::make_shared<const dataset>(test::blobs(240, 5));
+  train_options opts = adam_options();
+  local_result plain = train_local(opts, two_by_two(), train, nullptr);
+};
+
 } // namespace
 
 TEST_CASE("a bsp run resumed from its checkpoint ends with the model of an "
           "uninterrupted run, bit for bit") {
-  test::temp_dir dir{"paramserv-resume"};
-  auto ckpts = (dir.path / "ckpts").string();
-  auto train = std::make_shared<const dataset>(test::blobs(240, 5));
-  auto opts = adam_options();
-  auto plain = train_local(opts, two_by_two(), train, nullptr);
+  resume_fixture f;
+  auto& [dir, ckpts, train, opts, plain] = f;
   // The same run, checkpointed after epochs 1, 2 and 3: the same model.
   auto local = two_by_two();
   local.checkpoints.dir = ckpts;
@@ -112,11 +120,8 @@ TEST_CASE("a bsp run resumed from its checkpoint ends with the model of an "
 
 TEST_CASE("a run stopped after a checkpoint resumes to the uninterrupted "
           "model") {
-  test::temp_dir dir{"paramserv-resume"};
-  auto ckpts = (dir.path / "ckpts").string();
-  auto train = std::make_shared<const dataset>(test::blobs(240, 5));
-  auto opts = adam_options();
-  auto plain = train_local(opts, two_by_two(), train, nullptr);
+  resume_fixture f;
+  auto& [dir, ckpts, train, opts, plain] = f;
   // Stopped by its caller after epoch 2: the checkpoint of epoch 1, and
   // maybe of 2, is there; either resumes to the same model.
   auto local = two_by_two();
