@@ -216,7 +216,12 @@ TEST_CASE("a push from another node with a wrong length or NaN values is "
       [] {
         FAIL("the shard did not register");
       });
-  sched->send(shard, shard_slice{job, 0, 1, w0, optimizer_options{}});
+  shard_slice slice;
+  slice.job = job;
+  slice.id = 0;
+  slice.workers = 1;
+  slice.values = w0;
+  sched->send(shard, std::move(slice));
   // On B: the worker, and an actor of B that never registered.
   caf::scoped_actor b_worker{n.b};
   caf::scoped_actor stranger{n.b};

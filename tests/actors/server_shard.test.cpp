@@ -64,7 +64,8 @@ struct fixture {
         [&] {
           FAIL("the shard did not register");
         });
-    self->send(shard, shard_slice{job, 0, workers, w0, optimizer_options{}});
+    self->send(
+      shard, shard_slice{job, 0, workers, w0, optimizer_options{}, 0, 0, {}});
     std::vector<caf::actor> roster(workers, caf::actor_cast<caf::actor>(self));
     // The slice was sent first, so the roster finds the shard with it.
     CHECK(ask<uint64_t>(roster_atom::value, worker_roster{job, roster}) == 0);
@@ -448,8 +449,8 @@ TEST_CASE("control messages from anyone but the scheduler are refused") {
   CHECK(pull_err == code_of(errc::bad_sender));
   // A slice is a message, not a request: its refusal comes back as an error
   // message.
-  other->send(f.shard,
-    shard_slice{job, 0, 3, random_floats(params, 82), optimizer_options{}});
+  other->send(f.shard, shard_slice{job, 0, 3, random_floats(params, 82),
+                         optimizer_options{}, 0, 0, {}});
   other->receive(
     [&](caf::error& err) {
       CHECK(err == code_of(errc::bad_sender));
