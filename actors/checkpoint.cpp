@@ -48,12 +48,11 @@ void same(
 } // namespace
 
 void write_checkpoint(caf::actor_system& sys, const std::string& dir,
-  const job_checkpoint& job, const std::vector<shard_state>& shards) {
+  job_checkpoint job, std::vector<shard_state> shards) {
   checkpoint c;
   c.sequence = job.epochs_done;
-  auto copy = job;
-  c.parts["job"] = encode(sys, copy);
-  for (auto s : shards)
+  c.parts["job"] = encode(sys, job);
+  for (auto& s : shards)
     c.parts[shard_part(s.id)] = encode(sys, s);
   checkpoint_store{dir}.commit(c);
 }

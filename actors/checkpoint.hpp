@@ -47,9 +47,11 @@ struct resume_point {
 /// Writes checkpoint `job.epochs_done` of a job to `dir` (a
 /// checkpoint_store): the job's part and one part per shard, committed
 /// atomically; the previous checkpoint stays until this one is complete.
+/// Takes the states by value: the caller moves them in, and the model's
+/// values are encoded without another copy.
 /// @throws std::runtime_error naming the file on an I/O error.
 void write_checkpoint(caf::actor_system& sys, const std::string& dir,
-  const job_checkpoint& job, const std::vector<shard_state>& shards);
+  job_checkpoint job, std::vector<shard_state> shards);
 
 /// The newest checkpoint in `dir` that verifies, checked against the job
 /// that resumes it, `spec`: the same model, update rule, shards, workers,

@@ -136,7 +136,8 @@ void take_checkpoint(scheduler_pointer self) {
       job.spec = st.spec();
       job.history = st.result.history;
       try {
-        write_checkpoint(self->system(), st.cfg.checkpoint_dir, job, *states);
+        write_checkpoint(
+          self->system(), st.cfg.checkpoint_dir, job, std::move(*states));
         auto ms_taken = std::chrono::duration_cast<std::chrono::milliseconds>(
           clock_type::now() - begun);
         detail::log(self, "checkpoint after epoch "
