@@ -157,8 +157,8 @@ job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   sc.resume = std::move(resume);
   result.scheduler = sys.spawn(scheduler, std::move(sc));
   for (uint32_t s = 0; s < spec.shards; ++s)
-    result.shards.push_back(
-      sys.spawn(server_shard, shard_config{result.scheduler, node}));
+    result.shards.push_back(sys.spawn(
+      server_shard, shard_config{result.scheduler, node, placement.faults}));
   for (uint32_t w = 0; w < spec.workers; ++w) {
     worker_config wc;
     wc.scheduler = result.scheduler;
@@ -171,6 +171,7 @@ job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
     }
     if (w < placement.delays.size())
       wc.delay = placement.delays[w];
+    wc.faults = placement.faults;
     result.workers.push_back(sys.spawn(worker, std::move(wc)));
   }
   return result;
@@ -195,8 +196,11 @@ local_result train_local(const train_options& opts, const local_options& local,
   // same seed, too) never take each other's messages; training depends on
   // the seed alone.
   auto spec = make_job_spec(opts, local, *train);
-  auto job = spawn_job(
-    sys, spec, train, test, {{}, {}, local.delays}, local.checkpoints);
+  job_placement placement;
+  placement.delays = local.delays;
+  if (!local.faults.empty())
+    placement.faults = std::make_shared<const fault_plan>(local.faults);
+  auto job = spawn_job(sys, spec, train, test, placement, local.checkpoints);
   // The actor system's destructor waits for every actor: on every way out
   // (an exception of any type from a hook or the caller's model included)
   // the job's actors are told to stop first.
@@ -253,6 +257,8 @@ local_result drive_job(caf::actor_system& sys, const scheduler_actor& scheduler,
           result.dropped = r.dropped;
           result.lost = r.lost;
           result.rejected = r.rejected;
+          result.retried = r.retried;
+          result.duplicates = r.duplicates;
           result.log = std::move(r.log);
           result.params = parameter_set{net->shapes()};
           result.params.assign(r.params);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/faults/fault_plan.hpp"
 #include "linalg/data/dataset.hpp"
 #include "linalg/train/metrics.hpp"
 #include "linalg/core/parameter_set.hpp"
@@ -64,6 +65,8 @@ struct local_options {
   std::vector<std::chrono::microseconds> delays;
   /// Checkpoints and resuming. Default: none.
   checkpoint_options checkpoints;
+  /// Test hook: faults injected on purpose. Default: none.
+  fault_plan faults;
 };
 
 /// Callbacks of a run; each is called from the thread that called
@@ -88,6 +91,10 @@ struct local_result {
   uint64_t dropped = 0;
   uint64_t lost = 0;
   uint64_t rejected = 0;
+  /// Requests to shards sent again after a timeout, and pushes a shard
+  /// received twice (applied once).
+  uint64_t retried = 0;
+  uint64_t duplicates = 0;
   std::vector<std::string> log;
 };
 
@@ -141,6 +148,8 @@ struct job_placement {
   std::vector<bool> no_node;
   /// Test hook: per-worker delay before each unit of work.
   std::vector<std::chrono::microseconds> delays;
+  /// Test hook: faults injected on purpose (null: none).
+  std::shared_ptr<const fault_plan> faults;
 };
 
 /// Spawns a scheduler for `spec` into `sys`, then its shards and workers,

@@ -172,6 +172,7 @@ void end_epoch(scheduler_pointer self) {
       agg.dropped += s.dropped;
       agg.lost += s.lost;
       agg.rejected += s.rejected;
+      agg.duplicates += s.duplicates;
     },
     [=] {
       auto& st = self->state;
@@ -234,8 +235,11 @@ void end_epoch(scheduler_pointer self) {
                 .count();
           st.result.dropped += st.stats.dropped;
           st.result.lost += st.stats.lost;
-          for (auto& slot : st.slots)
+          st.result.duplicates += st.stats.duplicates;
+          for (auto& slot : st.slots) {
             st.result.rejected += slot.report.refused;
+            st.result.retried += slot.report.retried;
+          }
           st.result.rejected
             += st.stats.rejected + std::exchange(st.refused, 0);
           st.result.history.push_back(m);

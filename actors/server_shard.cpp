@@ -71,7 +71,7 @@ caf::error check_push(const server_shard_state& st, const gradient_push& p) {
     return make_error(errc::bad_shape,
       "push of " + std::to_string(p.values.size()) + " values to " + who(st)
         + ", which owns " + std::to_string(st.mem->values.size()));
-  if (!all_finite(p.values))
+  if (!all_finite(p.values.get()))
     return make_error(errc::not_finite, "push holds a NaN or infinity");
   auto now = st.mem->version.load(std::memory_order_relaxed);
   if (p.version > now)
@@ -111,6 +111,8 @@ void take_slice(server_shard_state& st, shard_slice& slice) {
   st.pending.resize(slice.workers);
   st.drop_until.assign(slice.workers, 0);
   st.applied.assign(slice.workers, 0);
+  st.received.assign(slice.workers, 0);
+  st.dice = fault_dice{st.cfg.faults, true, st.id};
   auto& node = st.cfg.node;
   if (node && node->board && st.id < node->board->shards.size())
     node->board->shards[st.id] = st.mem;
@@ -119,7 +121,7 @@ void take_slice(server_shard_state& st, shard_slice& slice) {
 
 } // namespace
 
-server_shard_actor::behavior_type server_shard(
+server_shard_internal::behavior_type server_shard(
   server_shard_pointer self, shard_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -142,6 +144,7 @@ server_shard_actor::behavior_type server_shard(
   return {
     [=](push_atom, gradient_push& p) -> caf::result<uint64_t> {
       auto& st = self->state;
+      auto began = std::chrono::steady_clock::now();
       if (auto err = check_worker(self, p.job, p.worker, "push"))
         return err;
       if (auto err = check_push(st, p)) {
@@ -155,20 +158,47 @@ server_shard_actor::behavior_type server_shard(
                                 + " while workers update it in place "
                                   "(hogwild)");
       }
+      if (st.dice.kill_at(p.clock)) {
+        self->quit(make_error(
+          errc::job_failed, who(st) + " killed by the fault plan at clock "
+                              + std::to_string(p.clock)));
+        return caf::delegated<uint64_t>{};
+      }
+      // A worker's pushes arrive in the order of their clocks; one whose
+      // clock was received already is the same push again (sent twice, or
+      // sent again after its reply was lost): acknowledged, applied once.
+      if (p.clock <= st.received[p.worker]) {
+        ++st.stats.duplicates;
+        return version(st);
+      }
+      st.received[p.worker] = p.clock;
       ++st.stats.pushes;
       if (!st.rules.buffered) {
         record_staleness(st, p.version);
-        apply_update(st, p.values);
+        apply_update(st, p.values.get());
         st.applied[p.worker] = std::max(st.applied[p.worker], p.clock);
       } else if (p.clock <= st.drop_until[p.worker]) {
         ++st.stats.dropped; // late under sbp: its clock was committed
       } else {
-        // Buffered until the commit; the message's buffer is moved, not
+        // Buffered until the commit; the message's buffer is shared, not
         // copied.
         st.pending[p.worker] = server_shard_state::pending_push{
           p.clock, p.rows, p.version, std::move(p.values)};
       }
-      return version(st);
+      double slowdown = st.dice.slowdown();
+      if (slowdown <= 1)
+        return version(st);
+      // A slowed shard answers as one `slowdown` times slower would: one
+      // push at a time, each (slowdown - 1) times its own work later.
+      auto now = std::chrono::steady_clock::now();
+      auto extra = std::chrono::duration_cast<std::chrono::microseconds>(
+        (now - began) * (slowdown - 1));
+      st.busy_until = std::max(st.busy_until, now) + extra;
+      auto token = ++st.next_token;
+      auto promise = self->make_response_promise<uint64_t>();
+      st.held.emplace(token, std::pair{promise, version(st)});
+      self->delayed_send(self, st.busy_until - now, later_atom::value, token);
+      return promise;
     },
     [=](pull_atom, const parameter_pull& p) -> caf::result<parameter_slice> {
       auto& st = self->state;
@@ -241,7 +271,8 @@ server_shard_actor::behavior_type server_shard(
       }
       if (parts.size() == 1) {
         record_staleness(st, parts[0]->version);
-        apply_update(st, parts[0]->values); // exactly the worker's gradient
+        apply_update(
+          st, parts[0]->values.get()); // exactly the worker's gradient
       } else if (!parts.empty()) {
         st.mean.assign(st.mem->values.size(), 0.0f);
         for (auto* part : parts) {
@@ -317,6 +348,18 @@ server_shard_actor::behavior_type server_shard(
         return make_error(errc::unsupported, who(st) + ": " + e.what());
       }
       return result;
+    },
+    [=](later_atom, uint64_t token) -> caf::result<void> {
+      auto& st = self->state;
+      if (!sent_by(self, self)) {
+        ++st.stats.rejected;
+        return make_error(errc::bad_sender, "later is internal to " + who(st));
+      }
+      if (auto it = st.held.find(token); it != st.held.end()) {
+        it->second.first.deliver(it->second.second);
+        st.held.erase(it);
+      }
+      return caf::unit;
     },
   };
 }

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -9,6 +11,7 @@
 #include <caf/actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/faults/fault_plan.hpp"
 #include "actors/local_node.hpp"
 #include "actors/shard_memory.hpp"
 #include "linalg/optim/optimizer.hpp"
@@ -26,6 +29,8 @@ struct shard_config {
   /// This process's shared memory board; may be null (the shard then never
   /// takes part in Hogwild! in place).
   std::shared_ptr<local_node> node;
+  /// Test hook: faults injected on purpose (null: none).
+  std::shared_ptr<const fault_plan> faults;
 };
 
 /// State of a server shard actor.
@@ -35,7 +40,7 @@ struct server_shard_state {
     uint64_t clock = 0;
     uint64_t rows = 0;
     uint64_t version = 0;
-    std::vector<float> values;
+    shared_floats values;
   };
 
   shard_config cfg;
@@ -53,22 +58,33 @@ struct server_shard_state {
   std::vector<uint64_t> drop_until;
   /// Per worker: the highest clock whose push was applied.
   std::vector<uint64_t> applied;
+  /// Per worker: the highest clock of a push received; one received again
+  /// is a duplicate.
+  std::vector<uint64_t> received;
   std::vector<float> mean;
   /// The values of version snapshot_version, shared by every pull of it.
   shared_floats snapshot;
   uint64_t snapshot_version = UINT64_MAX;
   shard_stats stats;
+  /// The fault plan's dice for this shard (test hook).
+  fault_dice dice;
+  /// A slowed shard: when it is free again, and the replies it holds back
+  /// until then, by token.
+  std::chrono::steady_clock::time_point busy_until;
+  std::map<uint64_t, std::pair<caf::typed_response_promise<uint64_t>, uint64_t>>
+    held;
+  uint64_t next_token = 0;
 
   static inline const char* name = "paramserv.server_shard";
 };
 
 using server_shard_pointer
-  = server_shard_actor::stateful_pointer<server_shard_state>;
+  = server_shard_internal::stateful_pointer<server_shard_state>;
 
 /// The server shard behaviour: registers with its scheduler at once, takes
 /// the slice it gets back, then serves pushes and pulls of the registered
 /// workers. It stops when the scheduler does.
-server_shard_actor::behavior_type server_shard(
+server_shard_internal::behavior_type server_shard(
   server_shard_pointer self, shard_config cfg);
 
 } // namespace paramserv

@@ -32,6 +32,12 @@ void fail(worker_pointer self, const caf::error& err) {
   self->quit(err);
 }
 
+// How a worker the fault plan kills stops.
+caf::error killed(const worker_state& st) {
+  return make_error(errc::job_failed,
+    who(st) + " killed by the fault plan at clock " + std::to_string(st.clock));
+}
+
 std::chrono::milliseconds ms(uint32_t x) {
   return std::chrono::milliseconds(x);
 }
@@ -154,16 +160,87 @@ void arrived(worker_pointer self) {
   }
 }
 
-// Requests every shard's keys into st.params; each slice counts as one
-// awaited reply.
-void request_pulls(worker_pointer self) {
+// How often a request to a shard is sent in all before its worker gives
+// up: a lost one is sent again after its timeout.
+constexpr uint32_t max_attempts = 4;
+
+// Puts `f` off for `delay`: it runs when the `later` message comes back.
+void put_off(worker_pointer self, std::chrono::milliseconds delay,
+  std::function<void()> f) {
   auto& st = self->state;
-  for (uint32_t s = 0; s < st.shards.size(); ++s) {
+  auto token = ++st.next_token;
+  st.deferred.emplace(token, std::move(f));
+  self->delayed_send(self, delay, later_atom::value, token);
+}
+
+// Sends one request to a shard as the fault plan says (see
+// actors/faults/fault_plan.hpp): issue(true) sends it, its reply awaited;
+// issue(false) sends a copy whose reply is ignored. A dropped request never
+// leaves: `lost` runs after `timeout`, as for a request that timed out.
+void send_faulty(worker_pointer self, fault_message m,
+  std::chrono::milliseconds timeout, std::function<void(bool)> issue,
+  std::function<void()> lost) {
+  auto& st = self->state;
+  auto hit = st.dice.roll(m, st.id);
+  if (!hit) {
+    issue(true);
+    return;
+  }
+  switch (hit->action) {
+    case fault_action::drop:
+      put_off(self, timeout, std::move(lost));
+      break;
+    case fault_action::delay:
+      put_off(self, hit->delay, [issue] {
+        issue(true);
+      });
+      break;
+    case fault_action::duplicate:
+      issue(true);
+      issue(false);
+      break;
+  }
+}
+
+// A request to shard `s` failed with `err` on attempt `attempt`: a timeout
+// is a lost message, sent again (`again`) up to max_attempts times; any
+// other error stops the worker.
+void request_failed(worker_pointer self, uint32_t s, uint32_t attempt,
+  const caf::error& err, const char* what, std::function<void()> again) {
+  auto& st = self->state;
+  if (err == caf::sec::request_timeout && attempt < max_attempts) {
+    ++st.report.retried;
+    again();
+    return;
+  }
+  if (err == caf::sec::request_timeout) {
+    fail(self, make_error(errc::job_failed,
+                 who(st) + ": " + what + " shard " + std::to_string(s)
+                   + " timed out " + std::to_string(attempt) + " times"));
+    return;
+  }
+  fail(self, err);
+}
+
+// Requests shard `s`'s keys into st.params (attempt `attempt`); the slice
+// counts as one awaited reply.
+void request_pull(worker_pointer self, uint32_t s, uint32_t attempt) {
+  auto& st = self->state;
+  auto timeout = ms(st.spec.timeouts.pull_ms);
+  auto retry = [=](const caf::error& err) {
+    request_failed(self, s, attempt, err, "pull from", [=] {
+      request_pull(self, s, attempt + 1);
+    });
+  };
+  auto issue = [=](bool awaited) {
+    auto& st = self->state;
     self
-      ->request(st.shards[s], ms(st.spec.timeouts.pull_ms), pull_atom::value,
+      ->request(st.shards[s], timeout, pull_atom::value,
         parameter_pull{st.spec.job, st.id})
       .then(
         [=](const parameter_slice& slice) {
+          if (!awaited)
+            return;
           auto& st = self->state;
           if (slice.values.size() != st.map.sizes[s]) {
             fail(self, make_error(errc::bad_shape,
@@ -176,9 +253,20 @@ void request_pulls(worker_pointer self) {
           arrived(self);
         },
         [=](caf::error& err) {
-          fail(self, err);
+          if (awaited)
+            retry(err);
         });
-  }
+  };
+  send_faulty(self, fault_message::pull, timeout, issue, [=] {
+    retry(caf::sec::request_timeout);
+  });
+}
+
+// Requests every shard's keys into st.params; each slice counts as one
+// awaited reply.
+void request_pulls(worker_pointer self) {
+  for (uint32_t s = 0; s < self->state.shards.size(); ++s)
+    request_pull(self, s, 1);
 }
 
 // Pulls every shard's keys into st.params, then continues.
@@ -187,6 +275,34 @@ void pull_all(worker_pointer self, continuation next) {
   st.outstanding = st.shards.size();
   st.then = std::move(next);
   request_pulls(self);
+}
+
+// Sends push `p` to shard `s` (attempt `attempt`); its acknowledgement
+// counts as one awaited reply. The values are shared with every copy.
+void request_push(
+  worker_pointer self, uint32_t s, gradient_push p, uint32_t attempt) {
+  auto& st = self->state;
+  auto timeout = ms(st.spec.timeouts.push_ms);
+  auto retry = [=](const caf::error& err) {
+    request_failed(self, s, attempt, err, "push to", [=] {
+      request_push(self, s, p, attempt + 1);
+    });
+  };
+  auto issue = [=](bool awaited) {
+    self->request(self->state.shards[s], timeout, push_atom::value, p)
+      .then(
+        [=](uint64_t) {
+          if (awaited)
+            arrived(self);
+        },
+        [=](caf::error& err) {
+          if (awaited)
+            retry(err);
+        });
+  };
+  send_faulty(self, fault_message::push, timeout, issue, [=] {
+    retry(caf::sec::request_timeout);
+  });
 }
 
 // Pushes st.grad to every shard (each push one awaited reply) and returns
@@ -207,18 +323,10 @@ size_t request_pushes(worker_pointer self, size_t rows) {
     p.clock = st.clock;
     p.version = st.computed_from[s];
     p.rows = rows;
-    p.values.resize(st.map.sizes[s]);
-    st.map.gather(s, st.grad.flat().data(), p.values.data());
-    self
-      ->request(st.shards[s], ms(st.spec.timeouts.push_ms), push_atom::value,
-        std::move(p))
-      .then(
-        [=](uint64_t) {
-          arrived(self);
-        },
-        [=](caf::error& err) {
-          fail(self, err);
-        });
+    std::vector<float> values(st.map.sizes[s]);
+    st.map.gather(s, st.grad.flat().data(), values.data());
+    p.values = shared_floats{std::move(values)};
+    request_push(self, s, std::move(p), 1);
   }
   return st.shards.size();
 }
@@ -247,6 +355,10 @@ void push_all(worker_pointer self, size_t rows) {
     return;
   }
   ++st.clock;
+  if (st.dice.kill_at(st.clock)) {
+    fail(self, killed(st));
+    return;
+  }
   size_t shards = st.shards.size();
   if (st.rules.pipelined) {
     // asp lets the worker compute its next unit while the shards apply this
@@ -379,6 +491,10 @@ void run_hogwild(worker_pointer self) {
     ++st.report.pushes;
     ++st.clock;
     count_rows(self, rows, st.report.loss_sum - before);
+    if (st.dice.kill_at(st.clock)) {
+      fail(self, killed(st));
+      return;
+    }
   }
   self->send(self, step_atom::value);
 }
@@ -475,6 +591,7 @@ caf::error take_slice(worker_state& st, worker_slice& slice) {
   st.versions.assign(st.shards.size(), 0);
   st.applied.assign(st.shards.size(), {});
   st.computed_from = st.versions;
+  st.dice = fault_dice{st.cfg.faults, false, st.id};
   st.progress.job = st.spec.job;
   st.progress.worker = st.id;
   st.progress_sent = std::chrono::steady_clock::now();
@@ -669,6 +786,19 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
         run_hogwild(self);
       else
         run_unit(self);
+      return caf::unit;
+    },
+    [=](later_atom, uint64_t token) -> caf::result<void> {
+      auto& st = self->state;
+      if (!sent_by(self, self)) {
+        ++st.refused;
+        return make_error(errc::bad_sender, "later is internal to " + who(st));
+      }
+      if (auto it = st.deferred.find(token); it != st.deferred.end()) {
+        auto f = std::move(it->second);
+        st.deferred.erase(it);
+        f();
+      }
       return caf::unit;
     },
   };

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/faults/fault_plan.hpp"
 #include "actors/local_node.hpp"
 #include "linalg/core/parameter_set.hpp"
 #include "linalg/core/shard_map.hpp"
@@ -34,6 +36,8 @@ struct worker_config {
   /// Test hook: extra time this worker waits before each unit of work (a
   /// slow or overloaded machine). Default: none.
   std::chrono::microseconds delay{0};
+  /// Test hook: faults injected on purpose (null: none).
+  std::shared_ptr<const fault_plan> faults;
 };
 
 /// The training data a worker of job `src` uses: its node's copy if the
@@ -103,6 +107,12 @@ struct worker_state {
   /// Whether the test-hook delay of the current unit was served.
   bool delayed = false;
   epoch_report report;
+  /// The fault plan's dice for this worker (test hook).
+  fault_dice dice;
+  /// Requests put off (delayed, or dropped and waiting for their timeout),
+  /// by the token of their `later` message.
+  std::map<uint64_t, std::function<void()>> deferred;
+  uint64_t next_token = 0;
 
   static inline const char* name = "paramserv.worker";
 };

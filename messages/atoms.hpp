@@ -23,5 +23,6 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
+using later_atom = caf::atom_constant<caf::atom("later")>;
 
 } // namespace paramserv

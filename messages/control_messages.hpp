@@ -60,10 +60,12 @@ struct epoch_report {
   /// Messages refused in this epoch because they came from the wrong
   /// sender.
   uint64_t refused = 0;
+  /// Requests to shards sent again after their timeout (a lost message).
+  uint64_t retried = 0;
 
   auto fields() {
     return std::tie(job, worker, epoch, rows, loss_sum, pushes, staleness_sum,
-      max_staleness, clock, max_read_lag, skipped, refused);
+      max_staleness, clock, max_read_lag, skipped, refused, retried);
   }
 };
 
@@ -134,10 +136,13 @@ struct shard_stats {
   /// Malformed pushes (wrong job, shape, NaN) and messages from a sender
   /// other than the actor registered under the id they name: refused.
   uint64_t rejected = 0;
+  /// Pushes received again (a clock already received from that worker):
+  /// acknowledged, not applied again.
+  uint64_t duplicates = 0;
 
   auto fields() {
     return std::tie(updates, pushes, measured, staleness_sum, max_staleness,
-      dropped, lost, rejected);
+      dropped, lost, rejected, duplicates);
   }
 };
 
@@ -157,9 +162,13 @@ struct run_result {
   std::vector<std::string> log;
   /// The job's id (random per run).
   uint64_t job = 0;
+  /// Requests sent again after a timeout, and duplicate pushes received.
+  uint64_t retried = 0;
+  uint64_t duplicates = 0;
 
   auto fields() {
-    return std::tie(history, params, dropped, lost, rejected, log, job);
+    return std::tie(
+      history, params, dropped, lost, rejected, log, job, retried, duplicates);
   }
 };
 

@@ -64,9 +64,11 @@ typename Inspector::result_type inspect(Inspector& f, float_buffer x) {
 /// null: the default is an empty buffer.
 class shared_floats {
 public:
-  shared_floats() : ptr_(empty()) {}
+  shared_floats() : ptr_(nothing()) {}
 
-  explicit shared_floats(std::vector<float> xs)
+  /// Takes `xs` into a buffer of its own (implicit: a message is built
+  /// from a vector as from a braced list).
+  shared_floats(std::vector<float> xs)
     : ptr_(std::make_shared<std::vector<float>>(std::move(xs))) {}
 
   /// Makes this hold a copy of `xs`: in its own buffer when this handle is
@@ -93,6 +95,14 @@ public:
     return ptr_->size();
   }
 
+  bool empty() const {
+    return ptr_->empty();
+  }
+
+  float operator[](size_t i) const {
+    return (*ptr_)[i];
+  }
+
   const float* data() const {
     return ptr_->data();
   }
@@ -108,7 +118,7 @@ public:
 private:
   // Shared by every default-constructed buffer; the static copy keeps its
   // count above 1, so refill never writes into it.
-  static const std::shared_ptr<std::vector<float>>& empty() {
+  static const std::shared_ptr<std::vector<float>>& nothing() {
     static const auto result = std::make_shared<std::vector<float>>();
     return result;
   }

@@ -29,7 +29,9 @@ struct gradient_push {
   uint64_t version = 0;
   /// Training rows behind the gradient: its weight in a synchronous mean.
   uint64_t rows = 0;
-  std::vector<float> values;
+  /// Shared, not copied, by the worker's copy kept to send again and by
+  /// the shard that buffers it.
+  shared_floats values;
 
   auto fields() {
     return std::tie(job, worker, clock, version, rows, values);

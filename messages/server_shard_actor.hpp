@@ -28,8 +28,6 @@ struct worker_roster;
 /// - stats: counters since the last stats request;
 /// - checkpoint: its state (keys, version, update rule), between epochs;
 /// - done: the job (by id) ended well; the shard stops (normally).
-/// A shard has no internal messages (no timers, no self-messages), so this
-/// one interface is its whole one.
 using server_shard_actor
   = caf::typed_actor<caf::replies_to<push_atom, gradient_push>::with<uint64_t>,
     caf::replies_to<pull_atom, parameter_pull>::with<parameter_slice>,
@@ -40,5 +38,12 @@ using server_shard_actor
     caf::replies_to<stats_atom>::with<shard_stats>,
     caf::replies_to<checkpoint_atom, uint64_t>::with<shard_state>,
     caf::reacts_to<done_atom, uint64_t>>;
+
+/// The shard's whole interface: the public one plus `later`, the timer of a
+/// reply it holds back (a shard slowed down by a fault plan, see
+/// actors/faults/fault_plan.hpp). The shard refuses a `later` that does not
+/// come from itself.
+using server_shard_internal
+  = server_shard_actor::extend<caf::reacts_to<later_atom, uint64_t>>;
 
 } // namespace paramserv

@@ -24,10 +24,12 @@ using worker_actor = caf::typed_actor<caf::reacts_to<worker_slice>,
   caf::reacts_to<epoch_plan>, caf::reacts_to<grant_atom, uint64_t, uint64_t>>;
 
 /// The worker's whole interface: the public one plus `step`, its own
-/// continuation message (a worker drives itself). The split is a
-/// compile-time one only (an actor_cast or a remote peer reaches the whole
-/// interface), so the worker also refuses a `step` that does not come from
-/// itself, with errc::bad_sender.
-using worker_internal = worker_actor::extend<caf::reacts_to<step_atom>>;
+/// continuation message (a worker drives itself), and `later`, a request it
+/// put off (a delayed or lost one, see actors/faults/fault_plan.hpp). The
+/// split is a compile-time one only (an actor_cast or a remote peer reaches
+/// the whole interface), so the worker also refuses either when it does
+/// not come from itself, with errc::bad_sender.
+using worker_internal = worker_actor::extend<caf::reacts_to<step_atom>,
+  caf::reacts_to<later_atom, uint64_t>>;
 
 } // namespace paramserv

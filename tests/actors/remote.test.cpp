@@ -206,7 +206,7 @@ TEST_CASE("a push from another node with a wrong length or NaN values is "
   // `sched`, and a door through which B's worker makes itself known.
   caf::scoped_actor sched{n.a};
   auto w0 = test::random_floats(params, 1);
-  auto shard = n.a.spawn(server_shard,
+  server_shard_actor shard = n.a.spawn(server_shard,
     shard_config{caf::actor_cast<scheduler_actor>(sched), nullptr});
   auto shard_port = n.publish(shard);
   auto door_port

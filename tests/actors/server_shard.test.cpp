@@ -254,13 +254,17 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
   errc expected = errc::bad_shape;
   SUBCASE("a NaN") {
     spoil = [](gradient_push& p) {
-      p.values[4] = std::numeric_limits<float>::quiet_NaN();
+      auto v = p.values.get();
+      v[4] = std::numeric_limits<float>::quiet_NaN();
+      p.values = std::move(v);
     };
     expected = errc::not_finite;
   }
   SUBCASE("an infinity") {
     spoil = [](gradient_push& p) {
-      p.values[0] = -std::numeric_limits<float>::infinity();
+      auto v = p.values.get();
+      v[0] = -std::numeric_limits<float>::infinity();
+      p.values = std::move(v);
     };
     expected = errc::not_finite;
   }
@@ -278,7 +282,9 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
   }
   SUBCASE("too few values") {
     spoil = [](gradient_push& p) {
-      p.values.pop_back();
+      auto v = p.values.get();
+      v.pop_back();
+      p.values = std::move(v);
     };
   }
   SUBCASE("zero rows (its weight in a mean would be 0/0)") {
@@ -288,7 +294,9 @@ TEST_CASE("malformed pushes are refused with an error and leave the "
   }
   SUBCASE("too many values") {
     spoil = [](gradient_push& p) {
-      p.values.push_back(0.0f);
+      auto v = p.values.get();
+      v.push_back(0.0f);
+      p.values = std::move(v);
     };
   }
   REQUIRE(spoil);

@@ -97,7 +97,7 @@ std::vector<std::string> fuzz_seeds() {
   push.worker = 1;
   push.clock = 3;
   push.rows = 64;
-  push.values = {1.0f, -2.0f, 0.5f};
+  push.values = std::vector<float>{1.0f, -2.0f, 0.5f};
   job_spec spec;
   spec.job = 7;
   spec.opts.model.kind = "mlp";

@@ -1,0 +1,183 @@
+// Faults injected on purpose (actors/faults/fault_plan.hpp): lost, late and
+// doubled messages leave a bsp model as it would be without them, and an
+// asynchronous one within a point of accuracy.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "actors/faults/fault_plan.hpp"
+#include "actors/local_backend.hpp"
+#include "linalg/core/random.hpp"
+#include "tests/test_support.hpp"
+
+using namespace paramserv;
+using paramserv::test::same_bits;
+
+namespace {
+
+// Three classes in 4-D whose blobs overlap: about 90% is the best a model
+// gets, so a point of accuracy is something a broken run would lose.
+dataset overlapping_blobs(size_t n, uint64_t seed) {
+  rng gen{seed};
+  dataset d;
+  d.classes = 3;
+  d.x.set_size(4, n);
+  d.y.resize(n);
+  for (size_t j = 0; j < n; ++j) {
+    auto c = static_cast<uint32_t>(gen.below(3));
+    d.y[j] = c;
+    for (size_t i = 0; i < 4; ++i)
+      d.x(i, j)
+        = static_cast<float>((i == c ? 1.2 : 0.0) + gen.uniform(-1.0, 1.0));
+  }
+  return d;
+}
+
+struct fault_fixture {
+  std::shared_ptr<const dataset> train
+    = std::make_shared<const dataset>(overlapping_blobs(480, 5));
+  std::shared_ptr<const dataset> test
+    = std::make_shared<const dataset>(overlapping_blobs(2000, 6));
+  train_options opts = test::small_options("mlp", "adam", 0.01f, 4, 11);
+
+  // Two workers, two shards, short timeouts: a lost message costs 150 ms.
+  local_options local(const std::string& modes) const {
+    local_options l;
+    l.workers = 2;
+    l.shards = 2;
+    l.threads = 2;
+    l.modes = parse_mode_schedule(modes);
+    l.timeouts.push_ms = 150;
+    l.timeouts.pull_ms = 150;
+    return l;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a fault plan parses from its flag and names the item it refuses") {
+  auto plan = parse_fault_plan(
+    "seed=7,drop:push:0.1,delay:pull:0.25:20,duplicate:push:1,"
+    "kill:worker:1:30,kill:shard:0:5,slow:shard:1:10");
+  CHECK(plan.seed == 7);
+  REQUIRE(plan.rules.size() == 3);
+  CHECK(plan.rules[0].action == fault_action::drop);
+  CHECK(plan.rules[0].message == fault_message::push);
+  CHECK(plan.rules[0].probability == 0.1);
+  CHECK(plan.rules[1].action == fault_action::delay);
+  CHECK(plan.rules[1].message == fault_message::pull);
+  CHECK(plan.rules[1].delay == std::chrono::milliseconds(20));
+  CHECK(plan.rules[2].action == fault_action::duplicate);
+  REQUIRE(plan.kills.size() == 2);
+  CHECK(plan.kills[0].who == kill_rule::target::worker);
+  CHECK(plan.kills[0].id == 1);
+  CHECK(plan.kills[0].clock == 30);
+  CHECK(plan.kills[1].who == kill_rule::target::shard);
+  CHECK(plan.slow_shard == 1);
+  CHECK(plan.slowdown == 10);
+  CHECK(parse_fault_plan("").empty());
+  for (auto [text, why] : {
+         std::pair{"drop:push:2", "\"drop:push:2\": the probability"},
+         std::pair{"drop:grant:0.5", "\"drop:grant:0.5\": the message"},
+         std::pair{"kill:worker:1:0", "clocks start at 1"},
+         std::pair{"kill:worker:x:3", "\"x\" is not a number"},
+         std::pair{"delay:push:0.5", "expected delay:push|pull"},
+         std::pair{"slow:shard:0:0.5", "the factor"},
+         std::pair{"explode", "unknown fault"},
+       }) {
+    CAPTURE(text);
+    std::string err;
+    try {
+      parse_fault_plan(text);
+    } catch (const std::invalid_argument& e) {
+      err = e.what();
+    }
+    CHECK(test::contains(err, "--inject-faults: "));
+    CHECK(test::contains(err, why));
+  }
+}
+
+TEST_CASE("fault dice are deterministic by seed, role and id") {
+  fault_plan p;
+  p.seed = 3;
+  p.rules.push_back({fault_action::drop, fault_message::push, 0.5});
+  auto plan = std::make_shared<const fault_plan>(p);
+  auto sequence = [&](bool shard, uint32_t id) {
+    fault_dice dice{plan, shard, id};
+    std::string hits;
+    for (int i = 0; i < 64; ++i)
+      hits += dice.roll(fault_message::push, id) ? '1' : '0';
+    return hits;
+  };
+  CHECK(sequence(false, 1) == sequence(false, 1));
+  CHECK(sequence(false, 1) != sequence(false, 2));
+  CHECK(sequence(false, 1) != sequence(true, 1));
+  // Pulls are not pushes: no rule, no hit.
+  fault_dice dice{plan, false, 0};
+  for (int i = 0; i < 64; ++i)
+    CHECK_FALSE(dice.roll(fault_message::pull, 0));
+  // A rule for one worker hits no other.
+  p.rules[0].probability = 1;
+  p.rules[0].worker = 4;
+  fault_dice only4{std::make_shared<const fault_plan>(p), false, 0};
+  CHECK_FALSE(only4.roll(fault_message::push, 3));
+  CHECK(only4.roll(fault_message::push, 4));
+}
+
+TEST_CASE("lost, late and doubled pushes and pulls leave a bsp model as a "
+          "run without them, bit for bit") {
+  fault_fixture f;
+  auto plain = train_local(f.opts, f.local("bsp@1"), f.train, f.test);
+  CHECK(plain.retried == 0);
+  CHECK(plain.duplicates == 0);
+  auto local = f.local("bsp@1");
+  std::string faults;
+  SUBCASE("dropped pushes, sent again after their timeout") {
+    faults = "seed=1,drop:push:0.05";
+  }
+  SUBCASE("dropped pulls") {
+    faults = "seed=2,drop:pull:0.05";
+  }
+  SUBCASE("duplicated pushes, applied once") {
+    faults = "seed=3,duplicate:push:0.2,duplicate:pull:0.2";
+  }
+  SUBCASE("delayed pushes and pulls") {
+    faults = "seed=4,delay:push:0.2:10,delay:pull:0.2:10";
+  }
+  REQUIRE_FALSE(faults.empty());
+  CAPTURE(faults);
+  local.faults = parse_fault_plan(faults);
+  auto faulty = train_local(f.opts, local, f.train, f.test);
+  CHECK(same_bits(faulty.params.flat(), plain.params.flat()));
+  if (faults.find("drop") != std::string::npos)
+    CHECK(faulty.retried > 0);
+  else
+    CHECK(faulty.retried == 0);
+  if (faults.find("duplicate:push") != std::string::npos)
+    CHECK(faulty.duplicates > 0);
+  else
+    CHECK(faulty.duplicates == 0);
+}
+
+TEST_CASE("lost, late and doubled messages leave an asynchronous run within "
+          "a point of accuracy") {
+  fault_fixture f;
+  for (auto mode : {"asp@1", "ssp:2@1"}) {
+    CAPTURE(mode);
+    auto plain = train_local(f.opts, f.local(mode), f.train, f.test);
+    auto local = f.local(mode);
+    local.faults = parse_fault_plan("seed=5,drop:push:0.03,drop:pull:0.03,"
+                                    "duplicate:push:0.1,delay:push:0.1:5");
+    auto faulty = train_local(f.opts, local, f.train, f.test);
+    CHECK(faulty.retried > 0);
+    CHECK(faulty.duplicates > 0);
+    double a = plain.history.back().test_accuracy;
+    double b = faulty.history.back().test_accuracy;
+    CAPTURE(a);
+    CAPTURE(b);
+    CHECK(a > 0.7);
+    CHECK(std::abs(a - b) <= 0.01);
+  }
+}
