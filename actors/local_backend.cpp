@@ -139,7 +139,8 @@ job_actors start_job(caf::actor_system& sys, const job_spec& spec,
 
 job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
-  const job_placement& placement, const checkpoint_options& checkpoints) {
+  const job_placement& placement, const checkpoint_options& checkpoints,
+  worker_loss_policy on_worker_loss) {
   std::shared_ptr<const resume_point> resume;
   if (!checkpoints.resume.empty())
     resume = std::make_shared<const resume_point>(
@@ -155,6 +156,19 @@ job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   sc.checkpoint_dir = checkpoints.dir;
   sc.checkpoint_every = checkpoints.dir.empty() ? 0 : checkpoints.every;
   sc.resume = std::move(resume);
+  sc.on_worker_loss = on_worker_loss;
+  // A lost shard's replacement: a new shard on this node, without the
+  // fault plan's kills (the plan killed the one it replaces).
+  auto calm = placement.faults;
+  if (calm && !calm->kills.empty()) {
+    auto copy = *calm;
+    copy.kills.clear();
+    calm = std::make_shared<const fault_plan>(std::move(copy));
+  }
+  caf::actor_system* system = &sys;
+  sc.respawn = [system, node, calm](const scheduler_actor& sched) {
+    system->spawn(server_shard, shard_config{sched, node, calm});
+  };
   result.scheduler = sys.spawn(scheduler, std::move(sc));
   for (uint32_t s = 0; s < spec.shards; ++s)
     result.shards.push_back(sys.spawn(
@@ -200,7 +214,8 @@ local_result train_local(const train_options& opts, const local_options& local,
   placement.delays = local.delays;
   if (!local.faults.empty())
     placement.faults = std::make_shared<const fault_plan>(local.faults);
-  auto job = spawn_job(sys, spec, train, test, placement, local.checkpoints);
+  auto job = spawn_job(
+    sys, spec, train, test, placement, local.checkpoints, local.on_worker_loss);
   // The actor system's destructor waits for every actor: on every way out
   // (an exception of any type from a hook or the caller's model included)
   // the job's actors are told to stop first.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "actors/faults/fault_plan.hpp"
+#include "actors/scheduler.hpp"
 #include "linalg/data/dataset.hpp"
 #include "linalg/train/metrics.hpp"
 #include "linalg/core/parameter_set.hpp"
@@ -67,6 +68,8 @@ struct local_options {
   checkpoint_options checkpoints;
   /// Test hook: faults injected on purpose. Default: none.
   fault_plan faults;
+  /// What becomes of a lost worker's partition. Default: drop.
+  worker_loss_policy on_worker_loss = worker_loss_policy::drop;
 };
 
 /// Callbacks of a run; each is called from the thread that called
@@ -157,12 +160,16 @@ struct job_placement {
 /// training set; `test` (may be null) is validated after each epoch. The
 /// job runs once someone sends the scheduler `run`. With
 /// `checkpoints.resume`, the job continues from the newest checkpoint there
-/// that verifies (read_checkpoint).
+/// that verifies (read_checkpoint). With `checkpoints.dir`, a shard that
+/// is lost while the job runs is replaced by a new one on this node and the
+/// run goes on from the last checkpoint. A lost worker's partition is
+/// dropped or handed to the others, as `on_worker_loss` says.
 /// @throws std::invalid_argument when the job cannot resume from there.
 job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   std::shared_ptr<const dataset> train, std::shared_ptr<const dataset> test,
   const job_placement& placement = {},
-  const checkpoint_options& checkpoints = {});
+  const checkpoint_options& checkpoints = {},
+  worker_loss_policy on_worker_loss = worker_loss_policy::drop);
 
 /// Starts a whole job inside the caller's actor system without blocking:
 /// spawn_job(sys, spec, train, test), then `run` sent on behalf of

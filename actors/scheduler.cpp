@@ -38,11 +38,13 @@ void ask_shards(scheduler_pointer self, std::chrono::milliseconds timeout,
   Ts... xs) {
   auto& st = self->state;
   auto left = std::make_shared<size_t>(st.shards.size());
+  auto gen = st.generation;
   for (uint32_t s = 0; s < st.shards.size(); ++s) {
     self->request(st.shards[s].handle, timeout, xs...)
       .then(
         [=](Reply& r) {
-          if (self->state.over)
+          // A shard was lost since: the fan belongs to abandoned work.
+          if (self->state.over || self->state.generation != gen)
             return;
           on_reply(s, r);
           // on_reply may have ended the job.
@@ -52,7 +54,8 @@ void ask_shards(scheduler_pointer self, std::chrono::milliseconds timeout,
         [=](caf::error& err) {
           // A shard that stopped: the down message of its monitor says
           // why (a refused slice, say) and ends the job.
-          if (self->state.over || err == caf::sec::request_receiver_down)
+          if (self->state.over || self->state.generation != gen
+              || err == caf::sec::request_receiver_down)
             return;
           finish(self, make_error(errc::job_failed,
                          "server shard " + std::to_string(s)
@@ -140,6 +143,7 @@ void take_checkpoint(scheduler_pointer self) {
           self->system(), st.cfg.checkpoint_dir, job, std::move(*states));
         auto ms_taken = std::chrono::duration_cast<std::chrono::milliseconds>(
           clock_type::now() - begun);
+        st.checkpointed = job.epochs_done;
         detail::log(self, "checkpoint after epoch "
                             + std::to_string(job.epochs_done) + " written to "
                             + st.cfg.checkpoint_dir + " ("
@@ -224,6 +228,10 @@ void end_epoch(scheduler_pointer self) {
               return s.live;
             });
           m.workers_lost = std::exchange(st.lost_workers, 0);
+          m.rows = rows;
+          m.rows_reassigned = std::exchange(st.rows_reassigned, 0);
+          m.shards_restored = std::exchange(st.shards_restored, 0);
+          m.recovery_s = std::exchange(st.recovery_s, 0.0);
           if (st.cfg.test && st.cfg.test->size() > 0) {
             auto ev = st.net->evaluate(
               st.eval_params, st.cfg.test->x, st.cfg.test->y);
@@ -276,7 +284,8 @@ caf::error no_workers_left(const scheduler_state& st) {
 
 void check_epoch_end(scheduler_pointer self) {
   auto& st = self->state;
-  if (!st.started || st.starting || st.committing || st.ending)
+  if (!st.started || st.starting || st.committing || st.ending
+      || st.recovery.active)
     return;
   bool any_live = false;
   for (auto& slot : st.slots) {
@@ -368,6 +377,7 @@ void maybe_start(scheduler_pointer self) {
   size_t first = 0;
   if (auto& r = st.cfg.resume) {
     first = r->job.epochs_done;
+    st.checkpointed = first;
     for (auto& why : r->refused)
       detail::log(self, "checkpoint refused: " + why);
     detail::log(self, "resumed from " + r->from);
@@ -390,6 +400,7 @@ void hand_out(scheduler_pointer self) {
     st.in_process &= w.shares_memory && !w.remote && w.node == node;
   auto parts = partition_rows(
     spec.data.rows, spec.workers, spec.opts.scheme, spec.opts.seed);
+  st.parts = parts;
   std::vector<server_shard_actor> shards;
   std::vector<std::string> endpoints;
   for (auto& s : st.shards) {
@@ -428,6 +439,313 @@ void hand_out(scheduler_pointer self) {
       maybe_start(self);
     },
     roster_atom::value, std::move(roster));
+}
+
+// Shard `id`'s slice: its keys' values and update-rule state as `from`
+// holds them (a checkpoint), or the initial model if `from` is null.
+shard_slice slice_for(
+  const scheduler_state& st, uint32_t id, const resume_point* from) {
+  auto& spec = st.spec();
+  shard_slice slice;
+  slice.job = spec.job;
+  slice.id = id;
+  slice.workers = spec.workers;
+  slice.optimizer = spec.opts.optimizer;
+  if (from && id < from->shards.size()) {
+    auto& state = from->shards[id];
+    slice.values = state.values;
+    slice.version = state.version;
+    slice.steps = state.steps;
+    slice.state = state.arrays;
+  } else {
+    slice.values.resize(st.map.sizes[id]);
+    st.map.gather(id, st.init.data(), slice.values.data());
+  }
+  return slice;
+}
+
+// The roster of the job's workers, by id (dead ones included).
+worker_roster roster_of(const scheduler_state& st) {
+  worker_roster roster{st.spec().job, {}};
+  for (auto& slot : st.slots)
+    roster.workers.push_back(caf::actor_cast<caf::actor>(slot.handle));
+  return roster;
+}
+
+// Where a lost shard goes back to: the newest checkpoint this job wrote,
+// else the one it resumed from, else the initial model.
+std::shared_ptr<const resume_point> restore_point(scheduler_pointer self) {
+  auto& st = self->state;
+  if (st.checkpointed > 0
+      && (!st.cfg.resume || st.checkpointed > st.cfg.resume->job.epochs_done))
+    return std::make_shared<const resume_point>(
+      read_checkpoint(self->system(), st.cfg.checkpoint_dir, st.spec()));
+  if (st.cfg.resume)
+    return st.cfg.resume;
+  auto initial = std::make_shared<resume_point>();
+  initial->job.spec = st.spec();
+  initial->from = "the initial model";
+  for (uint32_t s = 0; s < st.shards.size(); ++s) {
+    shard_state state;
+    state.job = st.spec().job;
+    state.id = s;
+    state.values = slice_for(st, s, nullptr).values;
+    initial->shards.push_back(std::move(state));
+  }
+  return initial;
+}
+
+void continue_recovery(scheduler_pointer self);
+
+// Shard `s` stopped for `reason` while the job ran with checkpoints: the
+// workers are halted, a replacement is spawned (or awaited: a server node
+// joining), and once it registered every shard goes back to the last
+// checkpoint and the run goes on from there (continue_recovery).
+void begin_recovery(
+  scheduler_pointer self, uint32_t s, const caf::error& reason) {
+  auto& st = self->state;
+  auto& rec = st.recovery;
+  auto& shard = st.shards[s];
+  shard.lost = true;
+  rec.shards.push_back(s);
+  detail::log(
+    self, "server shard " + std::to_string(s)
+            + (shard.remote ? " on node " + shard.node : std::string{})
+            + " stopped (" + self->system().render(reason)
+            + "); restoring it from the last checkpoint");
+  if (!rec.active) {
+    rec.active = true;
+    rec.began = clock_type::now();
+    rec.epoch = st.epoch;
+    ++st.generation;
+    st.starting = st.committing = st.ending = false;
+    try {
+      rec.from = restore_point(self);
+    } catch (const std::exception& e) {
+      finish(self, make_error(errc::job_failed,
+                     "server shard " + std::to_string(s)
+                       + " stopped and cannot be restored: " + e.what()));
+      return;
+    }
+    // Every worker drops the epoch's work in flight and waits.
+    auto gen = st.generation;
+    for (auto& slot : st.slots) {
+      slot.active = false;
+      slot.clock_wait = false;
+      slot.plan_wait = false;
+      if (!slot.live)
+        continue;
+      ++rec.halts;
+      auto answered = [=] {
+        auto& st = self->state;
+        if (st.generation != gen || st.over)
+          return;
+        --st.recovery.halts;
+        continue_recovery(self);
+      };
+      self
+        ->request(slot.handle, ms(st.spec().timeouts.control_ms),
+          halt_atom::value, st.spec().job)
+        .then(answered, [=](caf::error&) {
+          answered();
+        });
+    }
+  }
+  if (st.cfg.respawn) {
+    st.cfg.respawn(caf::actor_cast<scheduler_actor>(self));
+  } else {
+    detail::log(self, "waiting for a server node to join and replace shard "
+                        + std::to_string(s) + " (at most "
+                        + std::to_string(st.spec().timeouts.control_ms)
+                        + " ms)");
+    self->delayed_send(
+      self, ms(st.spec().timeouts.control_ms), deadline_atom::value, true);
+  }
+}
+
+// A replacement registered for lost shard `id`: it gets the slice the
+// checkpoint holds and the roster.
+void take_replacement(scheduler_pointer self, uint32_t id,
+  server_shard_actor handle, const registration& reg, bool remote) {
+  auto& st = self->state;
+  auto& slot = st.shards[id];
+  slot = shard_slot{handle, reg.node, reg.shares_memory, remote, reg.endpoint};
+  slot.lost = false;
+  ++st.recovery.rostering;
+  self->monitor(handle);
+  self->send(handle, slice_for(st, id, st.recovery.from.get()));
+  auto gen = st.generation;
+  self
+    ->request(handle, ms(st.spec().timeouts.control_ms), roster_atom::value,
+      roster_of(st))
+    .then(
+      [=](uint64_t) {
+        auto& st = self->state;
+        if (st.generation != gen || st.over)
+          return;
+        --st.recovery.rostering;
+        continue_recovery(self);
+      },
+      [=](caf::error& err) {
+        if (self->state.generation == gen
+            && err != caf::sec::request_receiver_down)
+          finish(self, make_error(errc::job_failed,
+                         "the replacement of server shard " + std::to_string(id)
+                           + " did not take its roster ("
+                           + self->system().render(err) + ")"));
+      });
+}
+
+// Goes on with a recovery once every worker halted and every lost shard
+// was replaced: every shard back to the checkpoint, every worker told of
+// the replacements, then the epoch after the checkpoint starts again.
+void continue_recovery(scheduler_pointer self) {
+  auto& st = self->state;
+  auto& rec = st.recovery;
+  if (!rec.active || st.over || rec.halts > 0 || rec.rostering > 0
+      || std::any_of(
+        st.shards.begin(), st.shards.end(), [](const shard_slot& s) {
+          return s.lost;
+        }))
+    return;
+  rec.rostering = 1; // not again until this step is done
+  auto gen = st.generation;
+  auto left = std::make_shared<size_t>(st.shards.size());
+  auto restored = [=] {
+    auto& st = self->state;
+    if (st.generation != gen || st.over || --*left > 0)
+      return;
+    // Every live worker learns of every replacement.
+    auto& rec = st.recovery;
+    auto moves = std::make_shared<size_t>(0);
+    auto moved = [=] {
+      auto& st = self->state;
+      if (st.generation != gen || st.over || --*moves > 0)
+        return;
+      auto& rec = st.recovery;
+      size_t back = rec.from->job.epochs_done;
+      double secs
+        = std::chrono::duration<double>(clock_type::now() - rec.began).count();
+      std::string which;
+      for (auto s : rec.shards)
+        which += (which.empty() ? "" : ", ") + std::to_string(s);
+      char took[32];
+      std::snprintf(took, sizeof took, "%.3f", secs);
+      detail::log(self,
+        "server shard " + which + " restored from "
+          + (back == 0 ? std::string{"the initial model"}
+                       : "the checkpoint after epoch " + std::to_string(back))
+          + "; epochs " + std::to_string(back + 1) + " to "
+          + std::to_string(rec.epoch + 1)
+          + " are trained again (their updates were lost); recovery took "
+          + took + " s");
+      st.shards_restored += rec.shards.size();
+      st.recovery_s += secs;
+      if (st.result.history.size() > back)
+        st.result.history.resize(back);
+      rec = recovery_state{};
+      for (auto& slot : st.slots) {
+        slot.epoch_clock = 0;
+        slot.late_until = slot.clock;
+        slot.plan_wait = slot.live;
+      }
+      start_epoch(self, back);
+    };
+    for (auto& slot : st.slots)
+      if (slot.live)
+        *moves += rec.shards.size();
+    if (*moves == 0) {
+      ++*moves;
+      moved();
+      return;
+    }
+    for (auto& slot : st.slots) {
+      if (!slot.live)
+        continue;
+      for (auto s : rec.shards) {
+        auto handle = slot.handle;
+        self
+          ->request(handle, ms(st.spec().timeouts.control_ms),
+            shard_moved{
+              st.spec().job, s, st.shards[s].handle, st.shards[s].endpoint})
+          .then(moved, [=](caf::error& err) {
+            // A worker that cannot reach the replacement is stopped with
+            // that error, and dropped as a lost worker.
+            if (self->state.generation == gen)
+              self->send_exit(handle, err);
+            moved();
+          });
+      }
+    }
+  };
+  for (uint32_t s = 0; s < st.shards.size(); ++s) {
+    self
+      ->request(st.shards[s].handle, ms(st.spec().timeouts.control_ms),
+        restore_atom::value, slice_for(st, s, rec.from.get()))
+      .then(
+        [=](uint64_t) {
+          restored();
+        },
+        [=](caf::error& err) {
+          if (self->state.generation == gen
+              && err != caf::sec::request_receiver_down)
+            finish(self, make_error(errc::job_failed,
+                           "server shard " + std::to_string(s)
+                             + " could not go back to the checkpoint ("
+                             + self->system().render(err) + ")"));
+        });
+  }
+}
+
+// Hands lost worker `w`'s partition to the live workers (round robin, in
+// id order): the rows it had not trained in the current epoch (if it was
+// training one) to those still training it, the rest from the next epoch
+// on. Which rows it had trained is counted from its finished clocks.
+void hand_over(scheduler_pointer self, uint32_t w, bool was_active) {
+  auto& st = self->state;
+  auto& spec = st.spec();
+  auto part = std::exchange(st.parts[w], {});
+  std::vector<uint32_t> heirs;
+  for (uint32_t i = 0; i < st.slots.size(); ++i)
+    if (st.slots[i].live)
+      heirs.push_back(i);
+  if (part.empty() || heirs.empty())
+    return;
+  std::vector<bool> left(spec.data.rows, false);
+  size_t untrained = 0;
+  if (was_active) {
+    auto order = part;
+    shuffle_epoch(order, spec.opts.seed, w, st.epoch);
+    uint64_t per_unit = spec.freq == update_frequency::batch
+                          ? spec.opts.batch_size
+                        : spec.freq == update_frequency::nbatches
+                          ? spec.opts.batch_size * spec.nbatches
+                          : order.size();
+    size_t done
+      = std::min<uint64_t>(order.size(), st.slots[w].epoch_clock * per_unit);
+    for (size_t i = done; i < order.size(); ++i)
+      left[order[i]] = true;
+    untrained = order.size() - done;
+  }
+  std::sort(part.begin(), part.end());
+  std::vector<row_handover> handovers(heirs.size());
+  for (size_t i = 0; i < part.size(); ++i) {
+    auto h = i % heirs.size();
+    auto r = part[i];
+    bool now = left[r] && st.slots[heirs[h]].active;
+    (now ? handovers[h].now : handovers[h].later).push_back(r);
+    st.parts[heirs[h]].push_back(r);
+  }
+  for (size_t h = 0; h < heirs.size(); ++h) {
+    handovers[h].job = spec.job;
+    self->send(st.slots[heirs[h]].handle, std::move(handovers[h]));
+  }
+  st.rows_reassigned += part.size();
+  detail::log(self, "worker " + std::to_string(w) + "'s "
+                      + std::to_string(part.size()) + " rows ("
+                      + std::to_string(untrained)
+                      + " not yet trained this epoch) handed to "
+                      + std::to_string(heirs.size()) + " workers");
 }
 
 // Takes a registration from the current sender.
@@ -480,6 +798,14 @@ caf::result<void> take_registration(
          }))
     return refuse(errc::out_of_order, "the sender is registered already");
   if (reg.role == node_role::server) {
+    if (st.recovery.active) {
+      for (uint32_t id = 0; id < st.shards.size(); ++id)
+        if (st.shards[id].lost) {
+          take_replacement(
+            self, id, caf::actor_cast<server_shard_actor>(sender), reg, remote);
+          return caf::unit;
+        }
+    }
     if (st.shards.size() >= spec.shards)
       return refuse(errc::out_of_order,
         "the job has all its " + std::to_string(spec.shards) + " shards");
@@ -488,19 +814,7 @@ caf::result<void> take_registration(
     st.shards.push_back(
       shard_slot{handle, reg.node, reg.shares_memory, remote, reg.endpoint});
     self->monitor(handle);
-    shard_slice slice;
-    slice.job = spec.job;
-    slice.id = id;
-    slice.workers = spec.workers;
-    slice.values.resize(st.map.sizes[id]);
-    st.map.gather(id, st.init.data(), slice.values.data());
-    slice.optimizer = spec.opts.optimizer;
-    if (auto& r = st.cfg.resume; r && id < r->shards.size()) {
-      slice.version = r->shards[id].version;
-      slice.steps = r->shards[id].steps;
-      slice.state = r->shards[id].arrays;
-    }
-    self->send(handle, std::move(slice));
+    self->send(handle, slice_for(st, id, st.cfg.resume.get()));
   } else {
     if (st.slots.size() >= spec.workers)
       return refuse(errc::out_of_order,
@@ -621,6 +935,8 @@ scheduler_internal::behavior_type scheduler_behavior(
       if (auto err = check_worker(self, w, "clock request"))
         return err;
       auto& st = self->state;
+      if (st.recovery.active)
+        return caf::unit; // sent before the worker was halted
       auto& slot = st.slots[w];
       if (slot.clock_wait || !slot.active)
         return make_error(errc::out_of_order,
@@ -635,6 +951,8 @@ scheduler_internal::behavior_type scheduler_behavior(
       if (auto err = check_worker(self, r.worker, "epoch report"))
         return err;
       auto& st = self->state;
+      if (st.recovery.active)
+        return caf::unit; // sent before the worker was halted
       auto& slot = st.slots[r.worker];
       if (!slot.active || r.job != st.spec().job)
         return make_error(errc::out_of_order,
@@ -690,7 +1008,18 @@ scheduler_internal::behavior_type scheduler_behavior(
       if (!joining) {
         // The job ended well; whoever has not stopped by now is gone.
         self->quit(caf::exit_reason::normal);
-      } else if (!st.over
+      } else if (!st.over && st.recovery.active
+                 && clock_type::now() - st.recovery.began
+                      >= ms(st.spec().timeouts.control_ms)
+                 && std::any_of(
+                   st.shards.begin(), st.shards.end(), [](const shard_slot& s) {
+                     return s.lost;
+                   })) {
+        finish(
+          self, make_error(errc::job_failed,
+                  "no server node joined to replace the lost shard in "
+                    + std::to_string(st.spec().timeouts.control_ms) + " ms"));
+      } else if (!st.over && !st.started
                  && (st.shards.size() < st.spec().shards
                      || st.slots.size() < st.spec().workers)) {
         finish(self, make_error(errc::job_failed,
@@ -787,17 +1116,23 @@ scheduler_internal::behavior_type scheduler(
       if (!shard.live || msg.source != shard.handle.address())
         continue;
       shard.live = false;
-      if (!st.over)
-        finish(
-          self, make_error(errc::job_failed,
-                  "server shard " + std::to_string(s)
-                    + (shard.remote ? " on node " + shard.node : std::string{})
-                    + " stopped (" + self->system().render(msg.reason) + ")"));
+      if (st.over)
+        continue;
+      if (st.started && !st.cfg.checkpoint_dir.empty()) {
+        begin_recovery(self, s, msg.reason);
+        continue;
+      }
+      finish(
+        self, make_error(errc::job_failed,
+                "server shard " + std::to_string(s)
+                  + (shard.remote ? " on node " + shard.node : std::string{})
+                  + " stopped (" + self->system().render(msg.reason) + ")"));
     }
     for (uint32_t w = 0; w < st.slots.size(); ++w) {
       auto& slot = st.slots[w];
       if (!slot.live || msg.source != slot.handle.address())
         continue;
+      bool was_active = slot.active;
       slot.live = false;
       slot.active = false;
       slot.clock_wait = false;
@@ -819,8 +1154,12 @@ scheduler_internal::behavior_type scheduler(
                   + "); going on with " + std::to_string(live) + " of "
                   + std::to_string(st.slots.size()) + " workers");
       }
-      st.release();
-      check_epoch_end(self);
+      if (st.started && st.cfg.on_worker_loss == worker_loss_policy::reassign)
+        hand_over(self, w, was_active && !st.recovery.active);
+      if (!st.recovery.active) {
+        st.release();
+        check_epoch_end(self);
+      }
       // The job may have waited for this worker's answer to its slice.
       maybe_start(self);
     }

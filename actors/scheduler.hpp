@@ -12,6 +12,7 @@
 #include <caf/actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "linalg/core/names.hpp"
 #include "linalg/core/parameter_set.hpp"
 #include "linalg/core/shard_map.hpp"
 #include "linalg/data/dataset.hpp"
@@ -24,6 +25,24 @@
 #include "messages/worker_actor.hpp"
 
 namespace paramserv {
+
+/// What becomes of a lost worker's partition.
+enum class worker_loss_policy : uint8_t {
+  /// Nobody trains it any more.
+  drop,
+  /// The survivors take it over, its rows not yet trained in the current
+  /// epoch included.
+  reassign,
+};
+
+template <>
+struct enum_names<worker_loss_policy> {
+  static constexpr std::string_view what = "worker-loss policy";
+  static constexpr std::array table{
+    std::pair{worker_loss_policy::drop, "drop"},
+    std::pair{worker_loss_policy::reassign, "reassign"},
+  };
+};
 
 /// What the scheduler needs to run a job.
 struct scheduler_config {
@@ -44,6 +63,14 @@ struct scheduler_config {
   /// A job resumed from a checkpoint (read_checkpoint): it continues after
   /// the checkpoint's epochs, from its shards' states. Null: a fresh start.
   std::shared_ptr<const resume_point> resume;
+  /// What becomes of a lost worker's partition. Default: drop.
+  worker_loss_policy on_worker_loss = worker_loss_policy::drop;
+  /// Spawns a replacement for a lost shard (it registers like any shard);
+  /// null: a replacement must come by itself (a server node joining). Only
+  /// with checkpoint_dir: a lost shard is restored from the last checkpoint
+  /// (or the initial model before the first), every other shard goes back
+  /// to it too, and the run goes on from there. Default: null.
+  std::function<void(const scheduler_actor&)> respawn;
 };
 
 /// What the scheduler knows about one worker.
@@ -80,6 +107,24 @@ struct shard_slot {
   /// Where its node listens for workers (registration::endpoint).
   std::string endpoint;
   bool live = true;
+  /// Lost, and not replaced yet.
+  bool lost = false;
+};
+
+/// A lost shard being restored: workers halted, a replacement awaited.
+struct recovery_state {
+  bool active = false;
+  std::chrono::steady_clock::time_point began;
+  /// The epoch (zero-based) that was running, and the checkpoint it goes
+  /// back to.
+  size_t epoch = 0;
+  std::shared_ptr<const resume_point> from;
+  /// Halt requests not answered yet.
+  size_t halts = 0;
+  /// Replacements (or the last step, restoring) not answered yet.
+  size_t rostering = 0;
+  /// Shards lost in this recovery, by id.
+  std::vector<uint32_t> shards;
 };
 
 /// State of the scheduler actor; survives every `become`.
@@ -135,6 +180,19 @@ struct scheduler_state {
   bool over = false;
   /// Workers lost in the current epoch.
   uint64_t lost_workers = 0;
+  /// Each worker's partition (rows), as handed out and taken over.
+  std::vector<std::vector<uint32_t>> parts;
+  /// Rows handed over in the current epoch, shards restored and the
+  /// seconds it took.
+  uint64_t rows_reassigned = 0;
+  uint64_t shards_restored = 0;
+  double recovery_s = 0;
+  /// Recoveries so far: replies to requests of an older one are dropped.
+  uint64_t generation = 0;
+  recovery_state recovery;
+  /// Epochs done by the newest checkpoint written or resumed from (0:
+  /// none; a lost shard then goes back to the initial model).
+  size_t checkpointed = 0;
   run_result result;
   std::chrono::steady_clock::time_point start;
   std::chrono::steady_clock::time_point epoch_start;

@@ -349,6 +349,35 @@ server_shard_internal::behavior_type server_shard(
       }
       return result;
     },
+    [=](restore_atom, shard_slice& slice) -> caf::result<uint64_t> {
+      if (auto err = check_scheduler(self, slice.job, "restore"))
+        return err;
+      auto& st = self->state;
+      if (slice.id != st.id || slice.values.size() != st.mem->values.size())
+        return make_error(errc::bad_shape,
+          "restore of shard " + std::to_string(slice.id) + " with "
+            + std::to_string(slice.values.size()) + " values to " + who(st)
+            + ", which owns " + std::to_string(st.mem->values.size()));
+      // Back to the checkpoint: keys, update-rule state and version. What
+      // was buffered belongs to abandoned work; the clocks received stay,
+      // so a push of that work arriving late is still known.
+      try {
+        auto opt = make_optimizer(slice.optimizer, slice.values.size());
+        if (slice.steps > 0 || !slice.state.empty())
+          opt->restore(optimizer_state{slice.steps, std::move(slice.state)});
+        st.mem->opt = std::move(opt);
+      } catch (const std::exception& e) {
+        return make_error(errc::bad_shape, who(st) + ": " + e.what());
+      }
+      st.mem->values = std::move(slice.values);
+      st.mem->version.store(slice.version, std::memory_order_relaxed);
+      st.snapshot_version = UINT64_MAX;
+      for (auto& p : st.pending)
+        p.reset();
+      st.drop_until.assign(st.drop_until.size(), 0);
+      st.applied.assign(st.applied.size(), 0);
+      return version(st);
+    },
     [=](later_atom, uint64_t token) -> caf::result<void> {
       auto& st = self->state;
       if (!sent_by(self, self)) {

@@ -142,6 +142,22 @@ void count_rows(worker_pointer self, size_t rows, double loss) {
 void begin_epoch(worker_pointer self, epoch_plan plan);
 void run_unit(worker_pointer self);
 
+// Sends this worker its `step` (after `delay`), counted so that a halt can
+// tell the stale ones.
+void send_step(worker_pointer self,
+  std::chrono::microseconds delay = std::chrono::microseconds{0}) {
+  ++self->state.steps_out;
+  if (delay.count() > 0)
+    self->delayed_send(self, delay, step_atom::value);
+  else
+    self->send(self, step_atom::value);
+}
+
+// Whether a reply to a request made in generation `gen` comes after a halt.
+bool stale(worker_pointer self, uint64_t gen) {
+  return self->state.generation != gen;
+}
+
 void finish_epoch(worker_pointer self) {
   auto& st = self->state;
   report_progress(self);
@@ -213,6 +229,12 @@ void request_failed(worker_pointer self, uint32_t s, uint32_t attempt,
     again();
     return;
   }
+  if (err == caf::sec::request_receiver_down) {
+    // The shard stopped: the scheduler's monitor saw it too, and either
+    // ends the job (and with it this worker) or halts this worker and
+    // restores the shard.
+    return;
+  }
   if (err == caf::sec::request_timeout) {
     fail(self, make_error(errc::job_failed,
                  who(st) + ": " + what + " shard " + std::to_string(s)
@@ -232,6 +254,7 @@ void request_pull(worker_pointer self, uint32_t s, uint32_t attempt) {
       request_pull(self, s, attempt + 1);
     });
   };
+  auto gen = st.generation;
   auto issue = [=](bool awaited) {
     auto& st = self->state;
     self
@@ -239,7 +262,7 @@ void request_pull(worker_pointer self, uint32_t s, uint32_t attempt) {
         parameter_pull{st.spec.job, st.id})
       .then(
         [=](const parameter_slice& slice) {
-          if (!awaited)
+          if (!awaited || stale(self, gen))
             return;
           auto& st = self->state;
           if (slice.values.size() != st.map.sizes[s]) {
@@ -253,7 +276,7 @@ void request_pull(worker_pointer self, uint32_t s, uint32_t attempt) {
           arrived(self);
         },
         [=](caf::error& err) {
-          if (awaited)
+          if (awaited && !stale(self, gen))
             retry(err);
         });
   };
@@ -288,15 +311,16 @@ void request_push(
       request_push(self, s, p, attempt + 1);
     });
   };
+  auto gen = st.generation;
   auto issue = [=](bool awaited) {
     self->request(self->state.shards[s], timeout, push_atom::value, p)
       .then(
         [=](uint64_t) {
-          if (awaited)
+          if (awaited && !stale(self, gen))
             arrived(self);
         },
         [=](caf::error& err) {
-          if (awaited)
+          if (awaited && !stale(self, gen))
             retry(err);
         });
   };
@@ -377,7 +401,7 @@ void push_all(worker_pointer self, size_t rows) {
     st.outstanding -= shards - request_pushes(self, rows);
     request_clock(self);
     request_pulls(self);
-    self->send(self, step_atom::value);
+    send_step(self);
     return;
   }
   if (!st.rules.gated_reads) {
@@ -424,7 +448,7 @@ void run_unit(worker_pointer self) {
   if (st.cfg.delay.count() > 0 && !st.delayed) {
     // The test hook: wait, then come back through `step`.
     st.delayed = true;
-    self->delayed_send(self, st.cfg.delay, step_atom::value);
+    send_step(self, st.cfg.delay);
     return;
   }
   st.delayed = false;
@@ -450,7 +474,7 @@ void run_hogwild(worker_pointer self) {
     // The test hook, as in run_unit: wait before each unit.
     if (!st.delayed) {
       st.delayed = true;
-      self->delayed_send(self, st.cfg.delay, step_atom::value);
+      send_step(self, st.cfg.delay);
       return;
     }
     st.delayed = false;
@@ -496,7 +520,7 @@ void run_hogwild(worker_pointer self) {
       return;
     }
   }
-  self->send(self, step_atom::value);
+  send_step(self);
 }
 
 // Whether every shard's memory is on this worker's board.
@@ -534,6 +558,8 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
   st.report.worker = st.id;
   st.report.epoch = st.plan.epoch;
   st.epoch_start_clock = st.clock;
+  st.rows.insert(st.rows.end(), st.adopted.begin(), st.adopted.end());
+  st.adopted.clear();
   shuffle_epoch(st.rows, st.spec.opts.seed, st.id, st.plan.epoch);
   if (st.rules.in_place)
     run_hogwild(self);
@@ -599,6 +625,47 @@ caf::error take_slice(worker_state& st, worker_slice& slice) {
   return {};
 }
 
+// Connects this worker's node to the shards' node listening at `text`,
+// which must be `expected`, then runs `done`; stops the worker if it
+// cannot.
+void connect_to(worker_pointer self, const std::string& text,
+  caf::node_id expected, std::function<void()> done) {
+  auto& st = self->state;
+  auto* node = st.cfg.node.get();
+  if (!node || !node->connector) {
+    fail(self, make_error(errc::unsupported,
+                 who(st) + " has no network to reach the shards at " + text));
+    return;
+  }
+  endpoint ep;
+  try {
+    ep = parse_endpoint(text);
+  } catch (const std::invalid_argument& e) {
+    fail(self,
+      make_error(errc::bad_shape, who(st) + ": shard address " + e.what()));
+    return;
+  }
+  self
+    ->request(node->connector, ms(st.spec.timeouts.control_ms),
+      caf::connect_atom::value, ep.host, ep.port)
+    .then(
+      [=](
+        caf::node_id& reached, caf::strong_actor_ptr&, std::set<std::string>&) {
+        if (reached != expected) {
+          fail(self, make_error(errc::bad_sender,
+                       who(self->state) + ": " + text
+                         + " is another node than its shards'"));
+          return;
+        }
+        done();
+      },
+      [=](caf::error& err) {
+        fail(self, make_error(errc::job_failed,
+                     who(self->state) + " cannot reach the shards at " + text
+                       + " (" + self->system().render(err) + ")"));
+      });
+}
+
 // Connects this worker's node to the node of every shard that listens on
 // an address of its own (a server node of a cluster), so that pushes and
 // pulls go there directly: CAF 0.17 would otherwise relay them through the
@@ -614,54 +681,19 @@ void connect_shards(worker_pointer self) {
       targets.emplace(st.endpoints[s], st.shards[s].node());
   if (targets.empty())
     return;
-  auto* node = st.cfg.node.get();
-  if (!node || !node->connector) {
-    fail(self, make_error(errc::unsupported,
-                 who(st) + " has no network to reach the shards at "
-                   + targets.begin()->first));
-    return;
-  }
   st.connecting = targets.size();
   for (auto& target : targets) {
-    // Named copies: lambdas capture them (clang 14 cannot capture
-    // structured bindings).
-    std::string text = target.first;
-    caf::node_id expected = target.second;
-    endpoint ep;
-    try {
-      ep = parse_endpoint(text);
-    } catch (const std::invalid_argument& e) {
-      fail(self,
-        make_error(errc::bad_shape, who(st) + ": shard address " + e.what()));
-      return;
-    }
-    self
-      ->request(node->connector, ms(st.spec.timeouts.control_ms),
-        caf::connect_atom::value, ep.host, ep.port)
-      .then(
-        [=](caf::node_id& reached, caf::strong_actor_ptr&,
-          std::set<std::string>&) {
-          auto& st = self->state;
-          if (reached != expected) {
-            fail(self,
-              make_error(errc::bad_sender,
-                who(st) + ": " + text + " is another node than its shards'"));
-            return;
-          }
-          if (--st.connecting > 0)
-            return;
-          if (st.slice_reply) {
-            st.slice_reply->deliver(caf::unit);
-            st.slice_reply.reset();
-          }
-          if (st.held_plan)
-            begin_epoch(self, *std::exchange(st.held_plan, std::nullopt));
-        },
-        [=](caf::error& err) {
-          fail(self, make_error(errc::job_failed,
-                       who(self->state) + " cannot reach the shards at " + text
-                         + " (" + self->system().render(err) + ")"));
-        });
+    connect_to(self, target.first, target.second, [=] {
+      auto& st = self->state;
+      if (--st.connecting > 0)
+        return;
+      if (st.slice_reply) {
+        st.slice_reply->deliver(caf::unit);
+        st.slice_reply.reset();
+      }
+      if (st.held_plan)
+        begin_epoch(self, *std::exchange(st.held_plan, std::nullopt));
+    });
   }
 }
 
@@ -766,12 +798,16 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
         begin_epoch(self, std::move(plan));
       return caf::unit;
     },
-    [=](grant_atom, uint64_t job, uint64_t) -> caf::result<void> {
+    [=](grant_atom, uint64_t job, uint64_t clock) -> caf::result<void> {
       if (auto err = check_scheduler(self, "grant"))
         return err;
       auto& st = self->state;
-      if (!st.awaiting_grant || job != st.spec.job)
+      if (!st.awaiting_grant || job != st.spec.job || clock != st.clock) {
+        // After a halt, a grant the scheduler sent before it may come.
+        if (st.generation > 0 && job == st.spec.job && clock <= st.clock)
+          return caf::unit;
         return make_error(errc::out_of_order, "grant out of turn");
+      }
       st.awaiting_grant = false;
       arrived(self);
       return caf::unit;
@@ -782,11 +818,72 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
         ++st.refused;
         return make_error(errc::bad_sender, "step is internal to " + who(st));
       }
+      --st.steps_out;
+      if (st.stale_steps > 0) {
+        --st.stale_steps; // sent before a halt
+        return caf::unit;
+      }
       if (st.rules.in_place)
         run_hogwild(self);
       else
         run_unit(self);
       return caf::unit;
+    },
+    [=](row_handover& h) -> caf::result<void> {
+      if (auto err = check_scheduler(self, "row handover"))
+        return err;
+      auto& st = self->state;
+      if (!st.has_slice || h.job != st.spec.job)
+        return make_error(errc::out_of_order, "row handover before the slice");
+      for (auto* part : {&h.now, &h.later})
+        for (auto r : *part)
+          if (r >= st.train->size())
+            return make_error(
+              errc::bad_shape, who(st) + ": handed row " + std::to_string(r)
+                                 + ", which is not in the training data");
+      // `now` joins the current epoch's rows (after those left to train),
+      // `later` the partition from the next epoch on.
+      st.rows.insert(st.rows.end(), h.now.begin(), h.now.end());
+      st.adopted.insert(st.adopted.end(), h.later.begin(), h.later.end());
+      return caf::unit;
+    },
+    [=](halt_atom, uint64_t job) -> caf::result<void> {
+      if (auto err = check_scheduler(self, "halt"))
+        return err;
+      auto& st = self->state;
+      if (!st.has_slice || job != st.spec.job)
+        return make_error(errc::out_of_order, "halt before the slice");
+      // Whatever is in flight belongs to the abandoned work: its replies,
+      // put-off requests and steps are dropped when they come.
+      ++st.generation;
+      st.outstanding = 0;
+      st.then = nullptr;
+      st.in_flight = false;
+      st.after_flight = nullptr;
+      st.awaiting_grant = false;
+      st.delayed = false;
+      st.deferred.clear();
+      st.stale_steps = st.steps_out;
+      st.held_plan.reset();
+      return caf::unit;
+    },
+    [=](shard_moved& m) -> caf::result<void> {
+      if (auto err = check_scheduler(self, "shard move"))
+        return err;
+      auto& st = self->state;
+      if (!st.has_slice || m.job != st.spec.job || m.shard >= st.shards.size())
+        return make_error(errc::out_of_order,
+          "move of shard " + std::to_string(m.shard) + " out of turn");
+      st.shards[m.shard] = m.handle;
+      if (!st.endpoints.empty())
+        st.endpoints[m.shard] = m.endpoint;
+      if (m.endpoint.empty() || m.handle.node() == self->node())
+        return caf::unit;
+      auto promise = self->make_response_promise();
+      connect_to(self, m.endpoint, m.handle.node(), [=]() mutable {
+        promise.deliver(caf::unit);
+      });
+      return caf::delegated<void>{};
     },
     [=](later_atom, uint64_t token) -> caf::result<void> {
       auto& st = self->state;

@@ -113,6 +113,15 @@ struct worker_state {
   /// by the token of their `later` message.
   std::map<uint64_t, std::function<void()>> deferred;
   uint64_t next_token = 0;
+  /// Rows of lost workers taken over, trained from the next epoch on.
+  std::vector<uint32_t> adopted;
+  /// Halts so far (a shard was lost): replies, grants and steps of an
+  /// older generation are stale and dropped.
+  uint64_t generation = 0;
+  /// `step` messages on their way to this worker, and how many of them
+  /// were sent before the last halt.
+  uint64_t steps_out = 0;
+  uint64_t stale_steps = 0;
 
   static inline const char* name = "paramserv.worker";
 };

@@ -33,6 +33,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<shard_slice>("paramserv::shard_slice");
   cfg.add_message_type<worker_slice>("paramserv::worker_slice");
   cfg.add_message_type<worker_roster>("paramserv::worker_roster");
+  cfg.add_message_type<row_handover>("paramserv::row_handover");
+  cfg.add_message_type<shard_moved>("paramserv::shard_moved");
   cfg.add_message_type<epoch_metrics>("paramserv::epoch_metrics");
   cfg.add_message_type<std::vector<epoch_metrics>>(
     "std::vector<paramserv::epoch_metrics>");

@@ -24,5 +24,7 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 using later_atom = caf::atom_constant<caf::atom("later")>;
+using halt_atom = caf::atom_constant<caf::atom("halt")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
 
 } // namespace paramserv

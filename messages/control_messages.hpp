@@ -198,7 +198,8 @@ typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
     on_wire(x.train_loss), on_wire(x.test_loss), on_wire(x.test_accuracy),
     on_wire(x.samples_per_s), on_wire(x.lr), x.pushes,
     on_wire(x.mean_staleness), x.max_staleness, x.max_clock_gap, x.max_read_lag,
-    x.skipped, x.workers, x.workers_lost);
+    x.skipped, x.workers, x.workers_lost, x.rows, x.rows_reassigned,
+    x.shards_restored, on_wire(x.recovery_s));
 }
 
 } // namespace paramserv

@@ -200,6 +200,41 @@ struct worker_slice {
   friend bool operator==(const worker_slice&, const worker_slice&) = default;
 };
 
+/// Scheduler -> worker: rows of a lost worker's partition it takes over
+/// (--on-worker-loss reassign): `now`, still to train in the current epoch,
+/// and `later`, from the next epoch on (with `now`, which stays in its
+/// partition too).
+struct row_handover {
+  static constexpr const char* type_name = "row_handover";
+
+  uint64_t job = 0;
+  std::vector<uint32_t> now;
+  std::vector<uint32_t> later;
+
+  auto fields() {
+    return std::tie(job, now, later);
+  }
+  friend bool operator==(const row_handover&, const row_handover&) = default;
+};
+
+/// Scheduler -> worker: shard `shard` was lost and replaced by `handle`
+/// (listening at `endpoint`, empty: none), whose state the scheduler
+/// restored from a checkpoint. The worker connects to its node if it must
+/// and answers once it can reach it.
+struct shard_moved {
+  static constexpr const char* type_name = "shard_moved";
+
+  uint64_t job = 0;
+  uint32_t shard = 0;
+  server_shard_actor handle;
+  std::string endpoint;
+
+  auto fields() {
+    return std::tie(job, shard, handle, endpoint);
+  }
+  friend bool operator==(const shard_moved&, const shard_moved&) = default;
+};
+
 /// Scheduler -> shard: the registered workers by id, so that the shard
 /// refuses a push or pull naming a worker from anyone else.
 struct worker_roster {

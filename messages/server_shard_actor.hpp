@@ -27,7 +27,9 @@ struct worker_roster;
 /// - mode: how to apply pushes from now on, and the learning rate;
 /// - stats: counters since the last stats request;
 /// - checkpoint: its state (keys, version, update rule), between epochs;
-/// - done: the job (by id) ended well; the shard stops (normally).
+/// - done: the job (by id) ended well; the shard stops (normally);
+/// - restore: go back to the state a checkpoint holds (another shard was
+///   lost and the run goes on from that checkpoint).
 using server_shard_actor
   = caf::typed_actor<caf::replies_to<push_atom, gradient_push>::with<uint64_t>,
     caf::replies_to<pull_atom, parameter_pull>::with<parameter_slice>,
@@ -37,7 +39,8 @@ using server_shard_actor
     caf::replies_to<mode_atom, shard_mode>::with<uint64_t>,
     caf::replies_to<stats_atom>::with<shard_stats>,
     caf::replies_to<checkpoint_atom, uint64_t>::with<shard_state>,
-    caf::reacts_to<done_atom, uint64_t>>;
+    caf::reacts_to<done_atom, uint64_t>,
+    caf::replies_to<restore_atom, shard_slice>::with<uint64_t>>;
 
 /// The shard's whole interface: the public one plus `later`, the timer of a
 /// reply it holds back (a shard slowed down by a fault plan, see

@@ -11,17 +11,24 @@
 namespace paramserv {
 
 struct worker_slice;
+struct row_handover;
+struct shard_moved;
 
 /// A worker, as others see it. Everything comes from the scheduler it
 /// registered with (a message from anyone else is refused with
 /// errc::bad_sender and counted):
 /// - worker_slice: its part of the job (id, rows, shards);
 /// - epoch_plan: train an epoch (or stop);
-/// - grant: (job, clock) its clock request was granted.
+/// - grant: (job, clock) its clock request was granted;
+/// - row_handover: rows of a lost worker it takes over;
+/// - halt: (job) a shard was lost: drop the current epoch's work and wait;
+/// - shard_moved: the shard's replacement, answered once it is reachable.
 /// They are messages, not replies: the scheduler holds them as long as the
 /// mode says, and both sides monitor each other instead of timing out.
 using worker_actor = caf::typed_actor<caf::reacts_to<worker_slice>,
-  caf::reacts_to<epoch_plan>, caf::reacts_to<grant_atom, uint64_t, uint64_t>>;
+  caf::reacts_to<epoch_plan>, caf::reacts_to<grant_atom, uint64_t, uint64_t>,
+  caf::reacts_to<row_handover>, caf::reacts_to<halt_atom, uint64_t>,
+  caf::reacts_to<shard_moved>>;
 
 /// The worker's whole interface: the public one plus `step`, its own
 /// continuation message (a worker drives itself), and `later`, a request it

@@ -42,6 +42,15 @@ struct epoch_metrics {
   /// cut). 0 and 0 for the sequential trainer.
   uint64_t workers = 0;
   uint64_t workers_lost = 0;
+  /// Training rows processed in the epoch, by all workers.
+  uint64_t rows = 0;
+  /// Rows of lost workers' partitions handed to the survivors in the epoch
+  /// (--on-worker-loss reassign).
+  uint64_t rows_reassigned = 0;
+  /// Server shards lost and restored from a checkpoint while the epoch ran,
+  /// and the seconds from the loss until training went on.
+  uint64_t shards_restored = 0;
+  double recovery_s = 0;
 
   friend bool operator==(const epoch_metrics&, const epoch_metrics&) = default;
 };
@@ -50,7 +59,7 @@ struct epoch_metrics {
 /// running job can be watched. Columns:
 /// epoch,elapsed_s,train_loss,test_loss,test_accuracy,samples_per_s,lr,
 /// pushes,mean_staleness,max_staleness,max_clock_gap,max_read_lag,skipped,
-/// workers,workers_lost
+/// workers,workers_lost,rows,rows_reassigned,shards_restored,recovery_s
 class metrics_writer {
 public:
   /// Opens (truncates) `path` and writes the header.

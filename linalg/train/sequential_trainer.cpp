@@ -57,6 +57,7 @@ std::vector<epoch_metrics> sequential_trainer::run(
     m.epoch = e + 1;
     m.train_loss = r.loss;
     m.samples_per_s = train_s > 0 ? r.rows / train_s : 0.0;
+    m.rows = r.rows;
     m.lr = opts_.schedule.at(e);
     m.pushes = r.updates;
     if (test != nullptr && test->size() > 0) {

@@ -29,7 +29,7 @@ using types
     epoch_plan, epoch_report, shard_mode, commit_request, shard_stats,
     progress_report, data_source, request_timeouts, job_spec, registration,
     shard_slice, worker_slice, worker_roster, epoch_metrics, run_result,
-    shard_state>;
+    shard_state, row_handover, shard_moved>;
 
 // One actor system for every input, never destroyed: CAF 0.17's
 // actor_system destructor run from exit() touches CAF's own statics after
@@ -141,6 +141,8 @@ std::vector<std::string> fuzz_seeds() {
     seed(17, epoch_metrics{}),
     seed(18, result),
     seed(19, shard_state{7, 1, 3, {0.5f, 1.0f}, 12, {0.25f, 0.75f}}),
+    seed(20, row_handover{7, {1, 2}, {3}}),
+    seed(21, shard_moved{7, 1, {}, "127.0.0.1:4242"}),
     seed(0, caf::make_message(push)),
     seed(0, caf::make_message(spec, slice)),
   };

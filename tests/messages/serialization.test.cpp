@@ -337,6 +337,17 @@ gradient_push sample(const std::vector<caf::actor>&) {
 }
 
 template <>
+row_handover sample(const std::vector<caf::actor>&) {
+  return {11, {4, 8, 15}, {16, 23, 42}};
+}
+
+template <>
+shard_moved sample(const std::vector<caf::actor>& live) {
+  return {11, 2, caf::actor_cast<server_shard_actor>(live.at(0)),
+    "10.0.0.2:4711"};
+}
+
+template <>
 parameter_pull sample(const std::vector<caf::actor>&) {
   return {11, 3};
 }
@@ -534,7 +545,7 @@ TEST_CASE_TEMPLATE("every message type survives a binary round trip field "
   T, gradient_push, parameter_pull, parameter_slice, epoch_plan, epoch_report,
   shard_mode, progress_report, commit_request, shard_stats, run_result,
   data_source, request_timeouts, job_spec, registration, shard_slice,
-  shard_state, worker_slice, worker_roster) {
+  shard_state, worker_slice, worker_roster, row_handover, shard_moved) {
   fixture f;
   auto x = sample<T>(f.spawn_idle(2));
   auto buf = f.serialize(x);

