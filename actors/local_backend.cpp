@@ -47,8 +47,10 @@ void validate_local(const local_options& local) {
       || local.timeouts.control_ms == 0)
     throw std::invalid_argument(
       "--push-timeout, --pull-timeout, --control-timeout: must be positive");
-  if (!local.checkpoints.dir.empty() && local.checkpoints.every == 0)
-    throw std::invalid_argument("--checkpoint-every: must be positive");
+  if (!local.checkpoints.dir.empty() && local.checkpoints.every == 0
+      && !(local.checkpoints.seconds > 0))
+    throw std::invalid_argument(
+      "--checkpoint-every: must be positive without --checkpoint-seconds");
 }
 
 } // namespace
@@ -155,6 +157,7 @@ job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   sc.test = std::move(test);
   sc.checkpoint_dir = checkpoints.dir;
   sc.checkpoint_every = checkpoints.dir.empty() ? 0 : checkpoints.every;
+  sc.checkpoint_seconds = checkpoints.dir.empty() ? 0 : checkpoints.seconds;
   sc.resume = std::move(resume);
   sc.on_worker_loss = on_worker_loss;
   // A lost shard's replacement: a new shard on this node, without the

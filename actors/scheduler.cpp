@@ -144,6 +144,7 @@ void take_checkpoint(scheduler_pointer self) {
         auto ms_taken = std::chrono::duration_cast<std::chrono::milliseconds>(
           clock_type::now() - begun);
         st.checkpointed = job.epochs_done;
+        st.checkpoint_time = clock_type::now();
         detail::log(self, "checkpoint after epoch "
                             + std::to_string(job.epochs_done) + " written to "
                             + st.cfg.checkpoint_dir + " ("
@@ -157,6 +158,20 @@ void take_checkpoint(scheduler_pointer self) {
       start_epoch(self, st.epoch + 1);
     },
     checkpoint_atom::value, st.spec().job);
+}
+
+// Whether a checkpoint is due at the end of the current epoch (at `now`):
+// every checkpoint_every-th epoch, or checkpoint_seconds after the last.
+bool checkpoint_due(const scheduler_state& st, clock_type::time_point now) {
+  if (st.cfg.checkpoint_dir.empty())
+    return false;
+  auto every = st.cfg.checkpoint_every;
+  if (every > 0 && (st.epoch + 1) % every == 0)
+    return true;
+  auto secs = st.cfg.checkpoint_seconds;
+  return secs > 0
+         && std::chrono::duration<double>(now - st.checkpoint_time).count()
+              >= secs;
 }
 
 void end_epoch(scheduler_pointer self) {
@@ -261,8 +276,7 @@ void end_epoch(scheduler_pointer self) {
             auto flat = st.eval_params.flat();
             st.result.params.assign(flat.begin(), flat.end());
             finish(self, caf::error{});
-          } else if (st.cfg.checkpoint_every > 0
-                     && (st.epoch + 1) % st.cfg.checkpoint_every == 0) {
+          } else if (checkpoint_due(st, now)) {
             take_checkpoint(self);
           } else {
             start_epoch(self, st.epoch + 1);
@@ -373,6 +387,7 @@ void maybe_start(scheduler_pointer self) {
     return;
   st.started = true;
   st.start = clock_type::now();
+  st.checkpoint_time = st.start;
   self->send(self, tick_atom::value);
   size_t first = 0;
   if (auto& r = st.cfg.resume) {

@@ -60,6 +60,9 @@ struct scheduler_config {
   /// `checkpoint_every`-th epoch but the last; empty or 0: never.
   std::string checkpoint_dir;
   size_t checkpoint_every = 0;
+  /// Also a checkpoint at the first epoch end at least this many seconds
+  /// after the last one (or the start); 0: by epochs only.
+  double checkpoint_seconds = 0;
   /// A job resumed from a checkpoint (read_checkpoint): it continues after
   /// the checkpoint's epochs, from its shards' states. Null: a fresh start.
   std::shared_ptr<const resume_point> resume;
@@ -193,6 +196,8 @@ struct scheduler_state {
   /// Epochs done by the newest checkpoint written or resumed from (0:
   /// none; a lost shard then goes back to the initial model).
   size_t checkpointed = 0;
+  /// When the last checkpoint was written (or the job started).
+  std::chrono::steady_clock::time_point checkpoint_time;
   run_result result;
   std::chrono::steady_clock::time_point start;
   std::chrono::steady_clock::time_point epoch_start;

@@ -1,5 +1,6 @@
 #include "apps/job_options.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -51,7 +52,22 @@ po::options_description describe_job(train_cli& c, bool with_backend) {
      "folder; the newest two are kept")
     ("checkpoint-every",
      po::value(&c.checkpoint_every)->default_value(c.checkpoint_every),
-     "epochs between checkpoints")
+     "epochs between checkpoints (0: by time only, see "
+     "--checkpoint-seconds)")
+    ("checkpoint-seconds",
+     po::value(&c.checkpoint_seconds)->default_value(0.0, "0"),
+     "also checkpoint at the first epoch end at least this many seconds "
+     "after the last checkpoint (0: by epochs only); given alone, it "
+     "replaces --checkpoint-every")
+    ("on-worker-loss",
+     po::value(&c.on_worker_loss)->default_value(c.on_worker_loss),
+     "what becomes of a lost worker's partition: drop (nobody trains it "
+     "any more) or reassign (the other workers take it over, its rows not "
+     "yet trained in the current epoch included)")
+    ("inject-faults", po::value(&c.inject_faults),
+     "test hook, deterministic by seed: comma list of seed=N, "
+     "drop|duplicate:push|pull:P, delay:push|pull:P:MS, "
+     "kill:worker|shard:ID:CLOCK, slow:shard:ID:FACTOR")
     ("resume", po::value(&c.resume),
      "continue the same job from the newest checkpoint in this folder that "
      "verifies (a corrupt one is refused by name and the previous used)")
@@ -110,6 +126,10 @@ train_options to_train_options(
       && (!c.checkpoint_dir.empty() || !c.resume.empty()))
     throw usage_error("--checkpoint-dir and --resume need --backend local "
                       "(or a cluster)");
+  if (c.backend == "sequential"
+      && (!c.inject_faults.empty() || !vm["on-worker-loss"].defaulted()))
+    throw usage_error("--inject-faults and --on-worker-loss need --backend "
+                      "local (the sequential trainer has no workers to lose)");
   opts.scheme = parse_flag<partition_scheme>("--scheme", c.scheme);
   opts.model.kind = c.model;
   if (c.model == "mlp")
@@ -158,7 +178,20 @@ local_options to_local_options(
     = timeout_ms("--control-timeout", c.control_timeout);
   local.checkpoints.dir = c.checkpoint_dir;
   local.checkpoints.every = c.checkpoint_every;
+  if (c.checkpoint_seconds < 0 || !std::isfinite(c.checkpoint_seconds))
+    throw usage_error("--checkpoint-seconds: must be >= 0, got "
+                      + std::to_string(c.checkpoint_seconds));
+  local.checkpoints.seconds = c.checkpoint_seconds;
+  if (c.checkpoint_seconds > 0 && vm["checkpoint-every"].defaulted())
+    local.checkpoints.every = 0;
   local.checkpoints.resume = c.resume;
+  local.on_worker_loss
+    = parse_flag<worker_loss_policy>("--on-worker-loss", c.on_worker_loss);
+  try {
+    local.faults = parse_fault_plan(c.inject_faults);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
   auto mode = parse_flag<consistency>("--mode", c.mode);
   if (!c.mode_schedule.empty()) {
     if (!vm["mode"].defaulted())

@@ -40,7 +40,10 @@ struct train_cli {
   double control_timeout = 60;
   std::string checkpoint_dir;
   size_t checkpoint_every = 1;
+  double checkpoint_seconds = 0;
   std::string resume;
+  std::string on_worker_loss = "drop";
+  std::string inject_faults;
   std::string model = "mlp";
   std::string hidden = "200";
   std::string activation = "relu";

@@ -233,6 +233,9 @@ int run(int argc, char** argv) {
   if (r.scheduler) {
     opts = to_train_options(cli, vm);
     lopts = to_local_options(cli, vm);
+    if (!lopts.faults.empty())
+      throw usage_error("--inject-faults: only paramserv train --backend "
+                        "local injects faults");
     try {
       validate(opts, lopts);
     } catch (const std::invalid_argument& e) {
@@ -305,6 +308,9 @@ int run(int argc, char** argv) {
   sc.checkpoint_dir = lopts.checkpoints.dir;
   sc.checkpoint_every
     = lopts.checkpoints.dir.empty() ? 0 : lopts.checkpoints.every;
+  sc.checkpoint_seconds
+    = lopts.checkpoints.dir.empty() ? 0 : lopts.checkpoints.seconds;
+  sc.on_worker_loss = lopts.on_worker_loss;
   if (!lopts.checkpoints.resume.empty())
     sc.resume = std::make_shared<const resume_point>(
       read_checkpoint(sys, lopts.checkpoints.resume, spec));

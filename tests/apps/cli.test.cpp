@@ -266,3 +266,56 @@ TEST_CASE("train --resume continues from --checkpoint-dir to the model an "
   CHECK(n.code != 0);
   CHECK(paramserv::test::contains(n.output, "no checkpoint that verifies"));
 }
+
+TEST_CASE("train restores a shard killed mid-run from --checkpoint-dir and "
+          "saves the model of a run without the fault") {
+  auto ckpts = scratch("restore-ckpts");
+  auto whole = scratch("restore-whole");
+  auto restored = scratch("restore-restored");
+  std::string job = "train --model softmax --optimizer adam --lr 0.001 "
+                    "--epochs 3 --workers 2 --shards 2 --mode bsp ";
+  auto t = run(job + "--save " + whole.string());
+  REQUIRE(t.code == 0);
+  // 30,000 rows a worker, 469 pushes an epoch: shard 1 dies in epoch 3.
+  auto r
+    = run(job + "--checkpoint-dir " + ckpts.string()
+          + " --inject-faults kill:shard:1:1200 --save " + restored.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(paramserv::test::contains(
+    r.output, "shard 1 killed by the fault plan at clock 1200"));
+  CHECK(paramserv::test::contains(
+    r.output, "restored from the checkpoint after epoch 2"));
+  CHECK(paramserv::test::tensors(restored.string())
+        == paramserv::test::tensors(whole.string()));
+}
+
+TEST_CASE("--checkpoint-seconds checkpoints at the first epoch end that "
+          "long after the last") {
+  std::string job = "train --model softmax --epochs 3 --workers 2 ";
+  auto never = scratch("seconds-never");
+  auto r = run(job + "--checkpoint-dir " + never.string()
+               + " --checkpoint-seconds 1000000");
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK_FALSE(paramserv::test::contains(r.output, "checkpoint after epoch"));
+  auto always = scratch("seconds-always");
+  auto a = run(job + "--checkpoint-dir " + always.string()
+               + " --checkpoint-seconds 0.000001");
+  INFO(a.output);
+  REQUIRE(a.code == 0);
+  CHECK(paramserv::test::contains(a.output, "checkpoint after epoch 1"));
+  CHECK(paramserv::test::contains(a.output, "checkpoint after epoch 2"));
+  for (auto [flags, why] : {
+         std::pair{"--checkpoint-seconds -1", "--checkpoint-seconds: must be"},
+         std::pair{"--on-worker-loss forget", "--on-worker-loss"},
+         std::pair{"--inject-faults drop:push:7", "--inject-faults: "},
+         std::pair{"--backend sequential --on-worker-loss reassign",
+           "need --backend local"},
+       }) {
+    CAPTURE(flags);
+    auto bad = run(job + flags);
+    CHECK(bad.code == 2);
+    CHECK(paramserv::test::contains(bad.output, why));
+  }
+}
