@@ -117,9 +117,11 @@ inline int run_python(const std::string& script, const std::string& arg) {
   return std::system(cmd.c_str());
 }
 
-/// Three Gaussian blobs in 4-D, `n` rows: linearly separable, so any sound
-/// trainer gets close to 100% on them.
-inline dataset blobs(size_t n, uint64_t seed) {
+/// Three blobs in 4-D, `n` rows, each uniform around a center `center` away
+/// from the origin on its own axis. With the default 3 they are linearly
+/// separable, so any sound trainer gets close to 100% on them; closer
+/// centers overlap.
+inline dataset blobs(size_t n, uint64_t seed, double center = 3.0) {
   rng gen{seed};
   dataset d;
   d.classes = 3;
@@ -130,7 +132,7 @@ inline dataset blobs(size_t n, uint64_t seed) {
     d.y[j] = c;
     for (size_t i = 0; i < 4; ++i)
       d.x(i, j)
-        = static_cast<float>((i == c ? 3.0 : 0.0) + gen.uniform(-1.0, 1.0));
+        = static_cast<float>((i == c ? center : 0.0) + gen.uniform(-1.0, 1.0));
   }
   return d;
 }
