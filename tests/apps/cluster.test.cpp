@@ -819,3 +819,37 @@ TEST_CASE("a custom update rule trains in a cluster whose worker is a "
   CHECK(test::same_bits(custom.params.flat(), builtin.params.flat()));
   unregister_update_rule("test-cluster-sgd");
 }
+
+TEST_CASE("a server node killed mid-run is replaced by one that joins, and "
+          "the bsp run saves the model of a run without the fault") {
+  cluster_fixture f{2000};
+  auto plain = f.dir / "plain";
+  auto restored = f.dir / "restored";
+  auto job = [&](const std::string& save) {
+    return concat(f.job(20, "bsp"),
+      std::vector<std::string>{
+        "--save", save, "--checkpoint-dir", save + "-checkpoints"});
+  };
+  {
+    auto n = start_nodes(f, job(plain), 2);
+    auto out = finish(n.scheduler, run_bound, n.log);
+    REQUIRE_MESSAGE(out.ok(), out.text);
+    CHECK(finish(n.server, run_bound).ok());
+  }
+  auto n = start_nodes(f, job(restored), 2);
+  await_line(n.scheduler, "checkpoint after epoch 2 written", n.log, run_bound);
+  n.server.signal_group(SIGKILL);
+  finish(n.server, run_bound);
+  await_line(
+    n.scheduler, "waiting for a server node to join", n.log, run_bound);
+  auto again = start(std::vector<std::string>{
+    "node", "--role", "server", "--join", n.address, "--local-shards", "1"});
+  auto out = finish(n.scheduler, run_bound, n.log);
+  CHECK_MESSAGE(out.ok(), out.text);
+  CHECK(test::contains(out.text, "restored from the checkpoint after epoch"));
+  CHECK(test::contains(out.text, "epoch 20/20"));
+  CHECK(test::tensors(restored) == test::tensors(plain));
+  CHECK(finish(again, run_bound).ok());
+  for (auto& w : n.workers)
+    CHECK(finish(w, run_bound).ok());
+}
