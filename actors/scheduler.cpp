@@ -363,13 +363,13 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
         // Late marks never outlive their epoch: every push of the last one
         // was acknowledged before its worker reported.
         slot.late_until = slot.clock;
-        if (!slot.live)
+        // A worker that rejoined and is not ready yet sits this epoch out.
+        if (!slot.live || !slot.plan_wait)
           continue;
         slot.active = true;
-        if (slot.plan_wait)
-          send_plan(self, slot,
-            epoch_plan{
-              st.spec().job, epoch, st.mode.mode, lr, false, start_clocks});
+        send_plan(self, slot,
+          epoch_plan{
+            st.spec().job, epoch, st.mode.mode, lr, false, start_clocks});
       }
     },
     mode_atom::value, shard_mode{st.spec().job, st.mode.mode, lr});
@@ -763,6 +763,79 @@ void hand_over(scheduler_pointer self, uint32_t w, bool was_active) {
                       + std::to_string(heirs.size()) + " workers");
 }
 
+// A worker registered while the job runs and worker `w` is dead (its node
+// restarted, say): it takes `w`'s place and what is left of its partition.
+// The shards learn of it first (they refuse a push from an actor not in
+// their roster, and forget the old actor's clocks), then it gets its slice,
+// and its first plan at the next epoch.
+void take_worker_replacement(scheduler_pointer self, uint32_t w,
+  worker_actor handle, const registration& reg, bool remote) {
+  auto& st = self->state;
+  worker_slot slot;
+  slot.handle = handle;
+  slot.node = reg.node;
+  slot.shares_memory = reg.shares_memory;
+  slot.remote = remote;
+  st.slots[w] = std::move(slot);
+  self->monitor(handle);
+  // Hogwild! in place needs every actor on the scheduler's node.
+  auto& first = st.shards.front().node;
+  st.in_process &= reg.shares_memory && !remote && reg.node == first;
+  detail::log(self, "worker " + std::to_string(w) + " rejoined"
+                      + (remote ? " from node " + reg.node : std::string{})
+                      + " with " + std::to_string(st.parts[w].size())
+                      + " rows; it trains from the next epoch on");
+  // Not ask_shards: a shard lost meanwhile must not leave the slot waiting
+  // for ever (its epoch end waits for it); its replacement gets the new
+  // roster anyway.
+  auto left = std::make_shared<size_t>(st.shards.size());
+  auto rostered = [=] {
+    if (--*left > 0)
+      return;
+    {
+      auto& st = self->state;
+      auto& spec = st.spec();
+      if (st.over || !st.slots[w].live || st.slots[w].handle != handle)
+        return;
+      std::vector<server_shard_actor> shards;
+      std::vector<std::string> endpoints;
+      for (auto& s : st.shards) {
+        shards.push_back(s.handle);
+        endpoints.push_back(s.endpoint);
+      }
+      self
+        ->request(handle, ms(spec.timeouts.control_ms),
+          worker_slice{
+            spec, w, st.parts[w], st.map.keys, st.map.owner, shards, endpoints})
+        .then(
+          [=] {
+            auto& st = self->state;
+            auto& slot = st.slots[w];
+            if (st.over || !slot.live || slot.handle != handle)
+              return;
+            slot.ready = true;
+            slot.plan_wait = true;
+            check_epoch_end(self);
+          },
+          [=](caf::error& err) {
+            if (!self->state.over)
+              self->send_exit(handle, std::move(err));
+          });
+    }
+  };
+  for (auto& shard : st.shards)
+    self
+      ->request(shard.handle, ms(st.spec().timeouts.control_ms),
+        roster_atom::value, roster_of(st))
+      .then(
+        [=](uint64_t) {
+          rostered();
+        },
+        [=](caf::error&) {
+          rostered();
+        });
+}
+
 // Takes a registration from the current sender.
 caf::result<void> take_registration(
   scheduler_pointer self, const registration& reg) {
@@ -831,6 +904,14 @@ caf::result<void> take_registration(
     self->monitor(handle);
     self->send(handle, slice_for(st, id, st.cfg.resume.get()));
   } else {
+    if (st.started) {
+      for (uint32_t w = 0; w < st.slots.size(); ++w)
+        if (!st.slots[w].live) {
+          take_worker_replacement(
+            self, w, caf::actor_cast<worker_actor>(sender), reg, remote);
+          return caf::unit;
+        }
+    }
     if (st.slots.size() >= spec.workers)
       return refuse(errc::out_of_order,
         "the job has all its " + std::to_string(spec.workers) + " workers");

@@ -251,6 +251,17 @@ server_shard_internal::behavior_type server_shard(
         return make_error(errc::bad_shape,
           "roster of " + std::to_string(r.workers.size()) + " workers to "
             + who(st) + " of a job of " + std::to_string(st.pending.size()));
+      // A worker replaced by a new actor (a worker node that rejoined)
+      // counts its clocks from 0 again: what the shard knew of the old one
+      // is forgotten.
+      for (size_t w = 0; w < st.roster.size(); ++w) {
+        if (st.roster[w] == r.workers[w])
+          continue;
+        st.received[w] = 0;
+        st.applied[w] = 0;
+        st.drop_until[w] = 0;
+        st.pending[w].reset();
+      }
       st.roster = std::move(r.workers);
       return version(st);
     },

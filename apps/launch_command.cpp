@@ -61,6 +61,8 @@ struct member {
   std::string name; // "scheduler", "server node 1", "worker node 2"
   child_process proc;
   bool reported = false;
+  /// How it was started, to start it again.
+  std::vector<std::string> argv;
 };
 
 std::string self_exe() {
@@ -156,6 +158,7 @@ int run(int argc, char** argv) {
   std::string address;
   bool started = false;
   int exit_code = 0;
+  size_t restarts = 0;
   for (;;) {
     std::vector<pollfd> fds;
     fds.push_back(pollfd{signal_pipe[0], POLLIN, 0});
@@ -186,15 +189,15 @@ int run(int argc, char** argv) {
           address, "--listen", "127.0.0.1:0", "--local-shards",
           std::to_string(shards[i])};
         a.insert(a.end(), net.begin(), net.end());
-        members.push_back(member{
-          "server node " + std::to_string(i + 1), child_process::start(a, co)});
+        members.push_back(member{"server node " + std::to_string(i + 1),
+          child_process::start(a, co), false, a});
       }
       for (size_t i = 0; i < workers.size(); ++i) {
         std::vector<std::string> a{exe, "node", "--role", "worker", "--join",
           address, "--local-workers", std::to_string(workers[i])};
         a.insert(a.end(), net.begin(), net.end());
-        members.push_back(member{
-          "worker node " + std::to_string(i + 1), child_process::start(a, co)});
+        members.push_back(member{"worker node " + std::to_string(i + 1),
+          child_process::start(a, co), false, a});
       }
     }
     // Who ended: a server or worker node is reported (the scheduler
@@ -206,10 +209,22 @@ int run(int argc, char** argv) {
       if (auto status = m.proc.poll_exit()) {
         m.reported = true;
         forward_output(m, nullptr);
-        if (*status != 0)
-          std::fprintf(stderr, "paramserv launch: %s (pid %d) ended: %s\n",
-            m.name.c_str(), static_cast<int>(m.proc.pid()),
-            describe_status(*status).c_str());
+        if (*status == 0)
+          continue;
+        std::fprintf(stderr, "paramserv launch: %s (pid %d) ended: %s\n",
+          m.name.c_str(), static_cast<int>(m.proc.pid()),
+          describe_status(*status).c_str());
+        // As torchrun does: a dead process is started again, as long as
+        // restarts are left; it joins the running job.
+        if (restarts < lcli.max_restarts) {
+          ++restarts;
+          m.proc = child_process::start(m.argv, co);
+          m.reported = false;
+          std::fprintf(stderr,
+            "paramserv launch: restarted %s (pid %d; restart %zu of %zu)\n",
+            m.name.c_str(), static_cast<int>(m.proc.pid()), restarts,
+            lcli.max_restarts);
+        }
       }
     }
     if (auto status = members[0].proc.poll_exit()) {

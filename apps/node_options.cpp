@@ -90,7 +90,11 @@ po::options_description describe_launch(launch_cli& c) {
      "launch: server processes (the job's --shards are spread over them)")
     ("worker-nodes", po::value(&c.worker_nodes)->default_value(c.worker_nodes),
      "launch: worker processes (the job's --workers are spread over them; "
-     "0: one per worker)");
+     "0: one per worker)")
+    ("max-restarts", po::value(&c.max_restarts)->default_value(c.max_restarts),
+     "launch: server or worker processes restarted when they die, in all "
+     "(a restarted server node replaces its lost shards, which needs "
+     "--checkpoint-dir; a restarted worker node takes its workers' places)");
   // clang-format on
   return desc;
 }

@@ -41,6 +41,8 @@ struct launch_cli {
   size_t server_nodes = 1;
   /// 0: one per worker (the job's --workers).
   size_t worker_nodes = 0;
+  /// Server or worker processes restarted after they die, in all.
+  size_t max_restarts = 0;
 };
 
 /// --server-nodes, --worker-nodes, bound to `c`. `paramserv node` reads

@@ -826,9 +826,9 @@ TEST_CASE("a server node killed mid-run is replaced by one that joins, and "
   auto plain = f.dir / "plain";
   auto restored = f.dir / "restored";
   auto job = [&](const std::string& save) {
-    return concat(f.job(20, "bsp"),
-      std::vector<std::string>{
-        "--save", save, "--checkpoint-dir", save + "-checkpoints"});
+    return concat(
+      f.job(20, "bsp"), std::vector<std::string>{"--save", save,
+                          "--checkpoint-dir", save + "-checkpoints"});
   };
   {
     auto n = start_nodes(f, job(plain), 2);
@@ -852,4 +852,84 @@ TEST_CASE("a server node killed mid-run is replaced by one that joins, and "
   CHECK(finish(again, run_bound).ok());
   for (auto& w : n.workers)
     CHECK(finish(w, run_bound).ok());
+}
+
+namespace {
+
+// The pid of the child of `parent` whose command line holds `part`, or -1.
+pid_t child_with(pid_t parent, const std::string& part) {
+  for (auto& entry : std::filesystem::directory_iterator("/proc")) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    // pid (comm) state ppid ...: comm may hold spaces, so from the last ')'.
+    auto close = text.rfind(')');
+    if (close == std::string::npos)
+      continue;
+    std::istringstream rest(text.substr(close + 1));
+    std::string state;
+    pid_t ppid = -1;
+    rest >> state >> ppid;
+    if (ppid != parent)
+      continue;
+    std::ifstream cmd(entry.path() / "cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmd)), {});
+    std::replace(args.begin(), args.end(), '\0', ' ');
+    if (args.find(part) != std::string::npos)
+      return static_cast<pid_t>(std::stol(name));
+  }
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("paramserv launch --max-restarts restarts a killed server node, "
+          "and the bsp run saves the model of a run without the fault") {
+  cluster_fixture f{2000};
+  auto local = f.dir / "local";
+  auto launched = f.dir / "launched";
+  auto a = start(
+    concat({"train", "--backend", "local", "--workers", "2", "--save", local},
+      f.job(20, "bsp")));
+  REQUIRE(finish(a, run_bound).ok());
+  auto p = start(
+    concat({"launch", "--server-nodes", "1", "--worker-nodes", "2", "--workers",
+             "2", "--max-restarts", "2", "--checkpoint-dir",
+             launched + "-checkpoints", "--save", launched},
+      f.job(20, "bsp")));
+  std::string log;
+  await_line(p, "checkpoint after epoch 2 written", log, run_bound);
+  auto server = child_with(p.pid(), "--role server");
+  REQUIRE(server > 0);
+  // Each node runs in its own process group (launch's children do).
+  ::kill(-server, SIGKILL);
+  await_line(p, "restarted server node 1", log, run_bound);
+  await_line(p, "restored from the checkpoint after epoch", log, run_bound);
+  // A bsp run back at a checkpoint is the run without the fault so far.
+  auto out = finish(p, run_bound, log);
+  CHECK_MESSAGE(out.ok(), out.text);
+  CHECK(test::contains(out.text, "epoch 20/20"));
+  CHECK(test::tensors(launched) == test::tensors(local));
+}
+
+TEST_CASE("paramserv launch --max-restarts restarts a killed worker node, "
+          "whose workers rejoin the run") {
+  cluster_fixture f{2000};
+  {
+    auto q = start(concat({"launch", "--server-nodes", "1", "--worker-nodes",
+                            "2", "--workers", "2", "--max-restarts", "1"},
+      f.job(30, "bsp")));
+    std::string qlog;
+    await_line(q, "epoch 2/30", qlog, run_bound);
+    auto worker = child_with(q.pid(), "--role worker");
+    REQUIRE(worker > 0);
+    ::kill(-worker, SIGKILL);
+    await_line(q, "restarted worker node", qlog, run_bound);
+    await_line(q, "rejoined", qlog, run_bound);
+    auto qout = finish(q, run_bound, qlog);
+    CHECK_MESSAGE(qout.ok(), qout.text);
+    CHECK(test::contains(qout.text, "epoch 30/30"));
+  }
 }
