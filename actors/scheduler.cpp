@@ -476,6 +476,8 @@ shard_slice slice_for(
     slice.values.resize(st.map.sizes[id]);
     st.map.gather(id, st.init.data(), slice.values.data());
   }
+  if (st.recovery.active)
+    slice.fences = st.recovery.fences;
   return slice;
 }
 
@@ -522,7 +524,12 @@ void begin_recovery(
   auto& rec = st.recovery;
   auto& shard = st.shards[s];
   shard.lost = true;
-  rec.shards.push_back(s);
+  if (std::find(rec.shards.begin(), rec.shards.end(), s) == rec.shards.end())
+    rec.shards.push_back(s);
+  // Restoring or telling the workers, if under way, starts over once this
+  // one is replaced too.
+  ++rec.step;
+  rec.busy = false;
   detail::log(
     self, "server shard " + std::to_string(s)
             + (shard.remote ? " on node " + shard.node : std::string{})
@@ -542,15 +549,20 @@ void begin_recovery(
                        + " stopped and cannot be restored: " + e.what()));
       return;
     }
-    // Every worker drops the epoch's work in flight and waits.
+    // Every worker drops the epoch's work in flight and waits; its answer
+    // is its clock, the fence of its abandoned pushes.
     auto gen = st.generation;
-    for (auto& slot : st.slots) {
+    rec.fences.assign(st.slots.size(), 0);
+    for (uint32_t w = 0; w < st.slots.size(); ++w) {
+      auto& slot = st.slots[w];
+      rec.fences[w] = slot.clock;
       slot.active = false;
       slot.clock_wait = false;
       slot.plan_wait = false;
       if (!slot.live)
         continue;
       ++rec.halts;
+      auto handle = slot.handle;
       auto answered = [=] {
         auto& st = self->state;
         if (st.generation != gen || st.over)
@@ -559,11 +571,22 @@ void begin_recovery(
         continue_recovery(self);
       };
       self
-        ->request(slot.handle, ms(st.spec().timeouts.control_ms),
-          halt_atom::value, st.spec().job)
-        .then(answered, [=](caf::error&) {
-          answered();
-        });
+        ->request(handle, ms(st.spec().timeouts.control_ms), halt_atom::value,
+          st.spec().job)
+        .then(
+          [=](uint64_t clock) {
+            auto& fences = self->state.recovery.fences;
+            if (w < fences.size())
+              fences[w] = std::max(fences[w], clock);
+            answered();
+          },
+          [=](caf::error& err) {
+            // A worker that does not answer may still push: it is stopped,
+            // and dropped as a lost worker.
+            if (err == caf::sec::request_timeout)
+              self->send_exit(handle, err);
+            answered();
+          });
     }
   }
   if (st.cfg.respawn) {
@@ -602,12 +625,19 @@ void take_replacement(scheduler_pointer self, uint32_t id,
         continue_recovery(self);
       },
       [=](caf::error& err) {
-        if (self->state.generation == gen
-            && err != caf::sec::request_receiver_down)
-          finish(self, make_error(errc::job_failed,
-                         "the replacement of server shard " + std::to_string(id)
-                           + " did not take its roster ("
-                           + self->system().render(err) + ")"));
+        auto& st = self->state;
+        if (st.generation != gen || st.over)
+          return;
+        if (err == caf::sec::request_receiver_down) {
+          // It died too: its down message marked it lost again.
+          --st.recovery.rostering;
+          continue_recovery(self);
+          return;
+        }
+        finish(self, make_error(errc::job_failed,
+                       "the replacement of server shard " + std::to_string(id)
+                         + " did not take its roster ("
+                         + self->system().render(err) + ")"));
       });
 }
 
@@ -617,25 +647,31 @@ void take_replacement(scheduler_pointer self, uint32_t id,
 void continue_recovery(scheduler_pointer self) {
   auto& st = self->state;
   auto& rec = st.recovery;
-  if (!rec.active || st.over || rec.halts > 0 || rec.rostering > 0
+  if (!rec.active || st.over || rec.busy || rec.halts > 0 || rec.rostering > 0
       || std::any_of(
         st.shards.begin(), st.shards.end(), [](const shard_slot& s) {
           return s.lost;
         }))
     return;
-  rec.rostering = 1; // not again until this step is done
+  rec.busy = true;
   auto gen = st.generation;
+  auto step = rec.step;
+  // Whether this step still counts: no shard was lost since it began.
+  auto current = [=] {
+    auto& st = self->state;
+    return st.generation == gen && !st.over && st.recovery.step == step;
+  };
   auto left = std::make_shared<size_t>(st.shards.size());
   auto restored = [=] {
     auto& st = self->state;
-    if (st.generation != gen || st.over || --*left > 0)
+    if (!current() || --*left > 0)
       return;
     // Every live worker learns of every replacement.
     auto& rec = st.recovery;
     auto moves = std::make_shared<size_t>(0);
     auto moved = [=] {
       auto& st = self->state;
-      if (st.generation != gen || st.over || --*moves > 0)
+      if (!current() || --*moves > 0)
         return;
       auto& rec = st.recovery;
       size_t back = rec.from->job.epochs_done;

@@ -128,6 +128,13 @@ struct recovery_state {
   size_t rostering = 0;
   /// Shards lost in this recovery, by id.
   std::vector<uint32_t> shards;
+  /// Per worker: the clock of its last push before the halt (see
+  /// shard_slice::fences).
+  std::vector<uint64_t> fences;
+  /// Restoring and telling the workers is under way; `step` counts the
+  /// shards lost meanwhile, each of which starts that over.
+  bool busy = false;
+  uint64_t step = 0;
 };
 
 /// State of the scheduler actor; survives every `become`.

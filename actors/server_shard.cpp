@@ -99,6 +99,13 @@ uint64_t version(const server_shard_state& st) {
   return st.mem->version.load(std::memory_order_relaxed);
 }
 
+// Pushes of abandoned work (clocks up to each worker's fence) count as
+// received: they are acknowledged, never applied.
+void fence(server_shard_state& st, const std::vector<uint64_t>& fences) {
+  for (size_t w = 0; w < fences.size() && w < st.received.size(); ++w)
+    st.received[w] = std::max(st.received[w], fences[w]);
+}
+
 void take_slice(server_shard_state& st, shard_slice& slice) {
   st.job = slice.job;
   st.id = slice.id;
@@ -112,6 +119,7 @@ void take_slice(server_shard_state& st, shard_slice& slice) {
   st.drop_until.assign(slice.workers, 0);
   st.applied.assign(slice.workers, 0);
   st.received.assign(slice.workers, 0);
+  fence(st, slice.fences);
   st.dice = fault_dice{st.cfg.faults, true, st.id};
   auto& node = st.cfg.node;
   if (node && node->board && st.id < node->board->shards.size())
@@ -387,6 +395,7 @@ server_shard_internal::behavior_type server_shard(
         p.reset();
       st.drop_until.assign(st.drop_until.size(), 0);
       st.applied.assign(st.applied.size(), 0);
+      fence(st, slice.fences);
       return version(st);
     },
     [=](later_atom, uint64_t token) -> caf::result<void> {

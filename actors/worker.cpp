@@ -847,7 +847,7 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
       st.adopted.insert(st.adopted.end(), h.later.begin(), h.later.end());
       return caf::unit;
     },
-    [=](halt_atom, uint64_t job) -> caf::result<void> {
+    [=](halt_atom, uint64_t job) -> caf::result<uint64_t> {
       if (auto err = check_scheduler(self, "halt"))
         return err;
       auto& st = self->state;
@@ -865,7 +865,7 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
       st.deferred.clear();
       st.stale_steps = st.steps_out;
       st.held_plan.reset();
-      return caf::unit;
+      return st.clock;
     },
     [=](shard_moved& m) -> caf::result<void> {
       if (auto err = check_scheduler(self, "shard move"))

@@ -169,9 +169,14 @@ struct shard_slice {
   uint64_t version = 0;
   uint64_t steps = 0;
   std::vector<float> state;
+  /// After a lost shard, per worker: the clock its last push before the
+  /// halt had. A push with a clock up to it belongs to abandoned work and
+  /// is acknowledged without being applied. Empty: none.
+  std::vector<uint64_t> fences;
 
   auto fields() {
-    return std::tie(job, id, workers, values, optimizer, version, steps, state);
+    return std::tie(
+      job, id, workers, values, optimizer, version, steps, state, fences);
   }
   friend bool operator==(const shard_slice&, const shard_slice&) = default;
 };

@@ -511,3 +511,39 @@ TEST_CASE("every pull of one version shares one buffer; a new version gets "
   // The buffer of version 0 is not written to: its slices still hold it.
   CHECK(a.values.get() == f.w0);
 }
+
+TEST_CASE("a push is applied once: one sent again is acknowledged unapplied, "
+          "and after a restore so is every push of the abandoned work") {
+  fixture f;
+  f.set_mode(consistency::asp, 0.5f);
+  auto g = random_floats(params, 2);
+  CHECK(f.push(f.make_push(0, 1, 0, 16, g)) == 1);
+  // The same clock again (a duplicate, or sent again after a lost reply).
+  CHECK(f.push(f.make_push(0, 1, 0, 16, g)) == 1);
+  auto s = f.stats();
+  CHECK(s.updates == 1);
+  CHECK(s.duplicates == 1);
+  // Back to the initial values, with worker 0's pushes up to clock 5 and
+  // worker 1's up to clock 2 fenced off (they were sent before the halt).
+  shard_slice back{job, 0, 3, f.w0, optimizer_options{}, 0, 0, {}, {5, 2, 0}};
+  CHECK(f.ask<uint64_t>(restore_atom::value, back) == 0);
+  CHECK(f.pull().values == shared_floats{f.w0});
+  CHECK(f.push(f.make_push(0, 4, 0, 16, g)) == 0); // abandoned: not applied
+  CHECK(f.push(f.make_push(1, 2, 0, 16, g)) == 0);
+  CHECK(f.pull().values == shared_floats{f.w0});
+  CHECK(f.push(f.make_push(0, 6, 0, 16, g)) == 1); // new work
+  CHECK(f.push(f.make_push(2, 1, 0, 16, g)) == 2);
+  s = f.stats();
+  CHECK(s.updates == 2);
+  CHECK(s.duplicates == 2);
+  // A restore of the wrong size is refused and changes nothing.
+  shard_slice wrong{job, 0, 3, {1.0f}, optimizer_options{}, 0, 0, {}, {}};
+  caf::error err;
+  f.self->request(f.shard, reply_timeout, restore_atom::value, wrong)
+    .receive([](uint64_t) {},
+      [&](caf::error& e) {
+        err = std::move(e);
+      });
+  CHECK(err);
+  CHECK(f.push(f.make_push(0, 7, 0, 16, g)) == 3);
+}

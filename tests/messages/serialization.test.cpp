@@ -332,8 +332,8 @@ T sample(const std::vector<caf::actor>& live);
 
 template <>
 gradient_push sample(const std::vector<caf::actor>&) {
-  return {11, 2, 33, 44, 64,
-    std::vector<float>{1.5f, -2.0f, 3.0f, 0.25f, 9.0f}};
+  return {
+    11, 2, 33, 44, 64, std::vector<float>{1.5f, -2.0f, 3.0f, 0.25f, 9.0f}};
 }
 
 template <>
@@ -343,8 +343,8 @@ row_handover sample(const std::vector<caf::actor>&) {
 
 template <>
 shard_moved sample(const std::vector<caf::actor>& live) {
-  return {11, 2, caf::actor_cast<server_shard_actor>(live.at(0)),
-    "10.0.0.2:4711"};
+  return {
+    11, 2, caf::actor_cast<server_shard_actor>(live.at(0)), "10.0.0.2:4711"};
 }
 
 template <>
@@ -499,6 +499,7 @@ shard_slice sample(const std::vector<caf::actor>&) {
     .version = 9,
     .steps = 31,
     .state = {0.25f, -1.0f, 3.0f, 0.5f},
+    .fences = {4, 0, 7, 1, 2},
   };
 }
 
@@ -611,9 +612,10 @@ TEST_CASE("a message claiming a huge float buffer inside a nested job "
     auto buf = f.serialize(x);
     // job (8), id (4), workers (4), the values' length (8) and bytes (4
     // each), the optimizer: its kind ("sgd": 8 + 3) and five floats; the
-    // version and steps (8 each), the state's length (8) and no bytes.
-    REQUIRE(
-      buf.size() == 8 + 4 + 4 + (8 + 3 * 4) + ((8 + 3) + 5 * 4) + 8 + 8 + 8);
+    // version and steps (8 each), the state's and fences' lengths (8
+    // each) and no elements.
+    REQUIRE(buf.size()
+            == 8 + 4 + 4 + (8 + 3 * 4) + ((8 + 3) + 5 * 4) + 8 + 8 + 8 + 8);
     constexpr size_t values_at = 16;
     REQUIRE(length_at(buf, values_at) == 3);
     // 2^64 - 1 floats in any byte order.
