@@ -764,7 +764,9 @@ void hand_over(scheduler_pointer self, uint32_t w, bool was_active) {
     return;
   std::vector<bool> left(spec.data.rows, false);
   size_t untrained = 0;
-  if (was_active) {
+  // In place (hogwild) a worker reports no clocks, so which rows it trained
+  // is unknown: its rows go to the others from the next epoch on only.
+  if (was_active && !rules_of(st.mode.mode).in_place) {
     auto order = part;
     shuffle_epoch(order, spec.opts.seed, w, st.epoch);
     uint64_t per_unit = spec.freq == update_frequency::batch
@@ -779,24 +781,42 @@ void hand_over(scheduler_pointer self, uint32_t w, bool was_active) {
     untrained = order.size() - done;
   }
   std::sort(part.begin(), part.end());
+  // Partitions may overlap (overlap_reshuffle): a row goes to the next heir
+  // that does not hold it yet, and to nobody if every heir does.
+  std::vector<std::vector<bool>> holds(heirs.size());
+  for (size_t h = 0; h < heirs.size(); ++h) {
+    holds[h].assign(spec.data.rows, false);
+    for (auto r : st.parts[heirs[h]])
+      if (r < spec.data.rows)
+        holds[h][r] = true;
+  }
   std::vector<row_handover> handovers(heirs.size());
-  for (size_t i = 0; i < part.size(); ++i) {
-    auto h = i % heirs.size();
-    auto r = part[i];
-    bool now = left[r] && st.slots[heirs[h]].active;
-    (now ? handovers[h].now : handovers[h].later).push_back(r);
-    st.parts[heirs[h]].push_back(r);
+  size_t handed = 0, next = 0;
+  for (auto r : part) {
+    if (r >= spec.data.rows)
+      continue;
+    for (size_t k = 0; k < heirs.size(); ++k) {
+      auto h = (next + k) % heirs.size();
+      if (holds[h][r])
+        continue;
+      bool now = left[r] && st.slots[heirs[h]].active;
+      (now ? handovers[h].now : handovers[h].later).push_back(r);
+      st.parts[heirs[h]].push_back(r);
+      holds[h][r] = true;
+      next = h + 1;
+      ++handed;
+      break;
+    }
   }
   for (size_t h = 0; h < heirs.size(); ++h) {
     handovers[h].job = spec.job;
     self->send(st.slots[heirs[h]].handle, std::move(handovers[h]));
   }
-  st.rows_reassigned += part.size();
-  detail::log(self, "worker " + std::to_string(w) + "'s "
-                      + std::to_string(part.size()) + " rows ("
-                      + std::to_string(untrained)
-                      + " not yet trained this epoch) handed to "
-                      + std::to_string(heirs.size()) + " workers");
+  st.rows_reassigned += handed;
+  detail::log(self,
+    "worker " + std::to_string(w) + "'s " + std::to_string(handed) + " rows ("
+      + std::to_string(untrained) + " not yet trained this epoch) handed to "
+      + std::to_string(heirs.size()) + " workers");
 }
 
 // A worker registered while the job runs and worker `w` is dead (its node

@@ -240,6 +240,24 @@ TEST_CASE("a worker killed in any mode never hangs the run: its partition is "
   }
 }
 
+TEST_CASE("with overlapping partitions a lost worker's rows are handed to "
+          "nobody who holds them already") {
+  fault_fixture f;
+  f.opts.epochs = 2;
+  f.opts.scheme = partition_scheme::overlap_reshuffle;
+  auto local = f.local("bsp@1");
+  local.workers = 3;
+  local.on_worker_loss = worker_loss_policy::reassign;
+  local.faults = parse_fault_plan("kill:worker:1:4");
+  auto r = train_local(f.opts, local, f.train, f.test);
+  REQUIRE(r.history.size() == 2);
+  CHECK(r.history[0].workers_lost == 1);
+  // Every worker holds every row: nothing to hand over, and each of the two
+  // left trains all 480.
+  CHECK(r.history[0].rows_reassigned == 0);
+  CHECK(r.history[1].rows == 2 * 480);
+}
+
 TEST_CASE("a shard killed mid-run is restored from the last checkpoint and a "
           "bsp run ends with the model of a run without the fault") {
   fault_fixture f;
