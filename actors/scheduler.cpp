@@ -590,7 +590,8 @@ void begin_recovery(
     }
   }
   if (st.cfg.respawn) {
-    st.cfg.respawn(caf::actor_cast<scheduler_actor>(self));
+    ++rec.to_spawn;
+    continue_recovery(self);
   } else {
     detail::log(self, "waiting for a server node to join and replace shard "
                         + std::to_string(s) + " (at most "
@@ -647,6 +648,11 @@ void take_replacement(scheduler_pointer self, uint32_t id,
 void continue_recovery(scheduler_pointer self) {
   auto& st = self->state;
   auto& rec = st.recovery;
+  if (rec.active && !st.over && rec.halts == 0 && rec.to_spawn > 0) {
+    for (; rec.to_spawn > 0; --rec.to_spawn)
+      st.cfg.respawn(caf::actor_cast<scheduler_actor>(self));
+    return; // the replacements' registrations go on from here
+  }
   if (!rec.active || st.over || rec.busy || rec.halts > 0 || rec.rostering > 0
       || std::any_of(
         st.shards.begin(), st.shards.end(), [](const shard_slot& s) {

@@ -135,6 +135,10 @@ struct recovery_state {
   /// shards lost meanwhile, each of which starts that over.
   bool busy = false;
   uint64_t step = 0;
+  /// Replacements to spawn (local backend) once every worker halted: a
+  /// new shard puts its memory on the node's board, which hogwild workers
+  /// read until they halt.
+  size_t to_spawn = 0;
 };
 
 /// State of the scheduler actor; survives every `become`.
