@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <caf/event_based_actor.hpp>
@@ -524,6 +525,7 @@ void begin_recovery(
   auto& rec = st.recovery;
   auto& shard = st.shards[s];
   shard.lost = true;
+  shard.lost_at = clock_type::now();
   if (std::find(rec.shards.begin(), rec.shards.end(), s) == rec.shards.end())
     rec.shards.push_back(s);
   // Restoring or telling the workers, if under way, starts over once this
@@ -991,6 +993,19 @@ caf::result<void> take_registration(
   return caf::unit;
 }
 
+// A lost shard no replacement joined for within the control timeout, if
+// any (each loss has its own deadline).
+std::optional<uint32_t> overdue_shard(const scheduler_state& st) {
+  if (!st.recovery.active)
+    return std::nullopt;
+  auto now = clock_type::now();
+  for (uint32_t s = 0; s < st.shards.size(); ++s)
+    if (st.shards[s].lost
+        && now - st.shards[s].lost_at >= ms(st.spec().timeouts.control_ms))
+      return s;
+  return std::nullopt;
+}
+
 // Whether the current message comes from the worker registered as `w`;
 // counts it if not.
 caf::error check_worker(scheduler_pointer self, uint32_t w, const char* what) {
@@ -1166,16 +1181,11 @@ scheduler_internal::behavior_type scheduler_behavior(
       if (!joining) {
         // The job ended well; whoever has not stopped by now is gone.
         self->quit(caf::exit_reason::normal);
-      } else if (!st.over && st.recovery.active
-                 && clock_type::now() - st.recovery.began
-                      >= ms(st.spec().timeouts.control_ms)
-                 && std::any_of(
-                   st.shards.begin(), st.shards.end(), [](const shard_slot& s) {
-                     return s.lost;
-                   })) {
+      } else if (auto late = overdue_shard(st); !st.over && late) {
         finish(
           self, make_error(errc::job_failed,
-                  "no server node joined to replace the lost shard in "
+                  "no server node joined to replace lost shard "
+                    + std::to_string(*late) + " in "
                     + std::to_string(st.spec().timeouts.control_ms) + " ms"));
       } else if (!st.over && !st.started
                  && (st.shards.size() < st.spec().shards

@@ -110,8 +110,9 @@ struct shard_slot {
   /// Where its node listens for workers (registration::endpoint).
   std::string endpoint;
   bool live = true;
-  /// Lost, and not replaced yet.
+  /// Lost, and not replaced yet; since when.
   bool lost = false;
+  std::chrono::steady_clock::time_point lost_at;
 };
 
 /// A lost shard being restored: workers halted, a replacement awaited.

@@ -933,3 +933,23 @@ TEST_CASE("paramserv launch --max-restarts restarts a killed worker node, "
     CHECK(test::contains(qout.text, "epoch 30/30"));
   }
 }
+
+TEST_CASE("a server node killed and never replaced ends the run within the "
+          "control timeout, naming the shard") {
+  cluster_fixture f{2000};
+  auto n = start_nodes(f,
+    concat(
+      f.job(20, "bsp"), std::vector<std::string>{"--checkpoint-dir",
+                          f.dir / "checkpoints", "--control-timeout", "1"}),
+    2);
+  await_line(n.scheduler, "checkpoint after epoch 2 written", n.log, run_bound);
+  n.server.signal_group(SIGKILL);
+  finish(n.server, run_bound);
+  auto out = finish(n.scheduler, run_bound, n.log);
+  CHECK(out.code() == 1);
+  CHECK(test::contains(out.text, "waiting for a server node to join"));
+  CHECK(test::contains(
+    out.text, "no server node joined to replace lost shard 0 in 1000 ms"));
+  for (auto& w : n.workers)
+    CHECK(finish(w, run_bound).code() == 1);
+}
