@@ -401,6 +401,26 @@ void maybe_start(scheduler_pointer self) {
   start_epoch(self, first);
 }
 
+// The roster of the job's workers, by id (dead ones included).
+worker_roster roster_of(const scheduler_state& st) {
+  worker_roster roster{st.spec().job, {}};
+  for (auto& slot : st.slots)
+    roster.workers.push_back(caf::actor_cast<caf::actor>(slot.handle));
+  return roster;
+}
+
+// Worker `w`'s slice: the job, its id and partition, the shard map and
+// where every shard is.
+worker_slice worker_slice_for(const scheduler_state& st, uint32_t w) {
+  worker_slice slice{
+    st.spec(), w, st.parts[w], st.map.keys, st.map.owner, {}, {}};
+  for (auto& s : st.shards) {
+    slice.shards.push_back(s.handle);
+    slice.endpoints.push_back(s.endpoint);
+  }
+  return slice;
+}
+
 // Every shard and worker registered: workers get their slices, shards the
 // roster; once every shard has it, the job is ready to run.
 void hand_out(scheduler_pointer self) {
@@ -414,29 +434,17 @@ void hand_out(scheduler_pointer self) {
     st.in_process &= s.shares_memory && !s.remote && s.node == node;
   for (auto& w : st.slots)
     st.in_process &= w.shares_memory && !w.remote && w.node == node;
-  auto parts = partition_rows(
+  st.parts = partition_rows(
     spec.data.rows, spec.workers, spec.opts.scheme, spec.opts.seed);
-  st.parts = parts;
-  std::vector<server_shard_actor> shards;
-  std::vector<std::string> endpoints;
-  for (auto& s : st.shards) {
-    shards.push_back(s.handle);
-    endpoints.push_back(s.endpoint);
-  }
-  worker_roster roster{spec.job, {}};
   for (uint32_t w = 0; w < st.slots.size(); ++w) {
     auto& slot = st.slots[w];
-    roster.workers.push_back(caf::actor_cast<caf::actor>(slot.handle));
     if (!slot.live)
       continue;
     // A worker that cannot take its slice (or does not answer within the
     // control timeout) is stopped with that error: it is dropped as a lost
     // worker.
     auto handle = slot.handle;
-    self
-      ->request(handle, ms(spec.timeouts.control_ms),
-        worker_slice{spec, w, std::move(parts[w]), st.map.keys, st.map.owner,
-          shards, endpoints})
+    self->request(handle, ms(spec.timeouts.control_ms), worker_slice_for(st, w))
       .then(
         [=] {
           auto& st = self->state;
@@ -454,7 +462,7 @@ void hand_out(scheduler_pointer self) {
       self->state.ready = true;
       maybe_start(self);
     },
-    roster_atom::value, std::move(roster));
+    roster_atom::value, roster_of(st));
 }
 
 // Shard `id`'s slice: its keys' values and update-rule state as `from`
@@ -480,14 +488,6 @@ shard_slice slice_for(
   if (st.recovery.active)
     slice.fences = st.recovery.fences;
   return slice;
-}
-
-// The roster of the job's workers, by id (dead ones included).
-worker_roster roster_of(const scheduler_state& st) {
-  worker_roster roster{st.spec().job, {}};
-  for (auto& slot : st.slots)
-    roster.workers.push_back(caf::actor_cast<caf::actor>(slot.handle));
-  return roster;
 }
 
 // Where a lost shard goes back to: the newest checkpoint this job wrote,
@@ -861,16 +861,8 @@ void take_worker_replacement(scheduler_pointer self, uint32_t w,
       auto& spec = st.spec();
       if (st.over || !st.slots[w].live || st.slots[w].handle != handle)
         return;
-      std::vector<server_shard_actor> shards;
-      std::vector<std::string> endpoints;
-      for (auto& s : st.shards) {
-        shards.push_back(s.handle);
-        endpoints.push_back(s.endpoint);
-      }
       self
-        ->request(handle, ms(spec.timeouts.control_ms),
-          worker_slice{
-            spec, w, st.parts[w], st.map.keys, st.map.owner, shards, endpoints})
+        ->request(handle, ms(spec.timeouts.control_ms), worker_slice_for(st, w))
         .then(
           [=] {
             auto& st = self->state;
