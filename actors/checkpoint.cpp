@@ -47,10 +47,20 @@ void same(
 
 } // namespace
 
+std::string cut_name(const job_checkpoint& job) {
+  if (job.positions.empty())
+    return "after epoch " + std::to_string(job.epochs_done);
+  uint64_t rows = 0;
+  for (auto& p : job.positions)
+    rows += p.report.rows;
+  return "in epoch " + std::to_string(job.epochs_done + 1) + " ("
+         + std::to_string(rows) + " rows trained)";
+}
+
 void write_checkpoint(caf::actor_system& sys, const std::string& dir,
   job_checkpoint job, std::vector<shard_state> shards) {
   checkpoint c;
-  c.sequence = job.epochs_done;
+  c.sequence = job.sequence;
   c.parts["job"] = encode(sys, job);
   for (auto& s : shards)
     c.parts[shard_part(s.id)] = encode(sys, s);
@@ -69,7 +79,6 @@ resume_point read_checkpoint(
       + (loaded.refused.empty() ? std::string{}
                                 : " (" + loaded.refused.front() + ")")};
   auto& c = *loaded.found;
-  result.from = dir + " (after epoch " + std::to_string(c.sequence) + ")";
   auto part = [&](const std::string& name) -> const std::string& {
     auto i = c.parts.find(name);
     if (i == c.parts.end())
@@ -78,6 +87,7 @@ resume_point read_checkpoint(
     return i->second;
   };
   decode(sys, part("job"), result.job, dir + "/job");
+  result.from = dir + " (" + cut_name(result.job) + ")";
   auto& then = result.job.spec;
   same(dir, "model", then.opts.model, spec.opts.model);
   same(dir, "update rule", then.opts.optimizer, spec.opts.optimizer);
@@ -87,14 +97,20 @@ resume_point read_checkpoint(
   same(dir, "number of shards", then.shards, spec.shards);
   same(dir, "number of workers", then.workers, spec.workers);
   same(dir, "training set (rows)", then.data.rows, spec.data.rows);
-  if (result.job.epochs_done != c.sequence)
+  if (result.job.sequence != c.sequence)
     throw std::invalid_argument{
       "--resume " + dir + ": the job part disagrees with the manifest"};
+  if (!result.job.positions.empty()
+      && result.job.positions.size() != spec.workers)
+    throw std::invalid_argument{"--resume " + dir + ": the checkpoint has "
+                                + std::to_string(result.job.positions.size())
+                                + " worker positions for "
+                                + std::to_string(spec.workers) + " workers"};
   if (result.job.epochs_done >= spec.opts.epochs)
     throw std::invalid_argument{
-      "--resume " + dir + ": the checkpoint has " + std::to_string(c.sequence)
-      + " epochs done; --epochs " + std::to_string(spec.opts.epochs)
-      + " leaves nothing to train"};
+      "--resume " + dir + ": the checkpoint has "
+      + std::to_string(result.job.epochs_done) + " epochs done; --epochs "
+      + std::to_string(spec.opts.epochs) + " leaves nothing to train"};
   for (uint32_t s = 0; s < spec.shards; ++s) {
     shard_state state;
     decode(sys, part(shard_part(s)), state, dir + "/" + shard_part(s));

@@ -18,21 +18,37 @@ class actor_system;
 namespace paramserv {
 
 /// The job's part of a checkpoint: the job as it was run, the epochs
-/// trained and their metrics. Taken between epochs, when every worker
-/// waits for its next plan and no push is in flight, so that with the
-/// shards' states it is a consistent cut (the shuffles and partitions
-/// derive from the seed and the epoch, so no generator state is needed).
+/// trained and their metrics, and for a cut inside an epoch where each
+/// worker stood. Taken while every worker waits at a clock boundary (or
+/// for its next plan) and every shard received the pushes they sent, so
+/// that with the shards' states it is a consistent cut. The shuffles and
+/// partitions derive from the seed, the worker and the epoch, so no
+/// generator state is needed.
 struct job_checkpoint {
   static constexpr const char* type_name = "job_checkpoint";
 
+  /// Whole epochs trained.
   uint64_t epochs_done = 0;
   job_spec spec;
   std::vector<epoch_metrics> history;
+  /// Numbers the job's checkpoints, newer ones higher (the store's
+  /// sequence).
+  uint64_t sequence = 0;
+  /// A cut inside epoch epochs_done + 1: each worker's position in it, by
+  /// id. Empty: a cut between epochs.
+  std::vector<worker_position> positions;
+  /// Seconds of that epoch trained before the cut.
+  double epoch_elapsed_s = 0;
 
   auto fields() {
-    return std::tie(epochs_done, spec, history);
+    return std::tie(
+      epochs_done, spec, history, sequence, positions, epoch_elapsed_s);
   }
 };
+
+/// Where checkpoint `job` stands, for logs: "after epoch 3", or "in epoch
+/// 4 (1200 rows trained)" for a cut inside an epoch.
+std::string cut_name(const job_checkpoint& job);
 
 /// Where a resumed job continues: what a checkpoint held.
 struct resume_point {
@@ -44,7 +60,7 @@ struct resume_point {
   std::vector<std::string> refused;
 };
 
-/// Writes checkpoint `job.epochs_done` of a job to `dir` (a
+/// Writes checkpoint `job.sequence` of a job to `dir` (a
 /// checkpoint_store): the job's part and one part per shard, committed
 /// atomically; the previous checkpoint stays until this one is complete.
 /// Takes the states by value: the caller moves them in, and the model's

@@ -35,8 +35,9 @@ struct checkpoint_options {
   std::string dir;
   /// Epochs between checkpoints; 0: by time only. Default: 1.
   size_t every = 1;
-  /// Also a checkpoint at the first epoch end at least this many seconds
-  /// after the last one (or the start); 0: by epochs only. Default: 0.
+  /// Also a checkpoint this many seconds after the last one (or the
+  /// start), at the workers' next clock boundary (see
+  /// scheduler_config::checkpoint_seconds); 0: by epochs only. Default: 0.
   double seconds = 0;
   /// A folder of checkpoints to continue from (its newest that verifies);
   /// empty: a fresh start. Default: empty.

@@ -28,6 +28,7 @@ std::chrono::milliseconds ms(uint32_t x) {
 void finish(scheduler_pointer self, caf::error err);
 void start_epoch(scheduler_pointer self, size_t epoch);
 void check_epoch_end(scheduler_pointer self);
+void maybe_cut(scheduler_pointer self);
 
 // Sends `msg` to every shard with the timeout `timeout`; calls `done` once
 // all replied. Each fan of requests counts its own replies, so fans that
@@ -119,11 +120,35 @@ void finish(scheduler_pointer self, caf::error err) {
       self, ms(st.spec().timeouts.control_ms), deadline_atom::value, false);
 }
 
-// Validates on the test set, records the epoch's metrics and goes on.
+// Writes checkpoint `job` (its sequence is set here) with the shards'
+// `states`. One that cannot be written is logged and the previous one
+// stays; training goes on.
+void save_checkpoint(
+  scheduler_pointer self, job_checkpoint job, std::vector<shard_state> states) {
+  auto& st = self->state;
+  auto begun = clock_type::now();
+  job.sequence = st.checkpoint_sequence + 1;
+  auto name = cut_name(job);
+  try {
+    write_checkpoint(
+      self->system(), st.cfg.checkpoint_dir, std::move(job), std::move(states));
+    auto ms_taken = std::chrono::duration_cast<std::chrono::milliseconds>(
+      clock_type::now() - begun);
+    st.checkpointed = true;
+    ++st.checkpoint_sequence;
+    detail::log(self, "checkpoint " + name + " written to "
+                        + st.cfg.checkpoint_dir + " ("
+                        + std::to_string(ms_taken.count()) + " ms)");
+  } catch (const std::exception& e) {
+    detail::log(self, "checkpoint " + name
+                        + " not written, the previous one stays: " + e.what());
+  }
+  st.checkpoint_time = clock_type::now();
+}
+
 // Between epochs (every worker waits for its plan, no push is in flight):
 // asks every shard for its state and writes the checkpoint, then starts
-// the next epoch. A checkpoint that cannot be written is logged and the
-// previous one stays; training goes on.
+// the next epoch.
 void take_checkpoint(scheduler_pointer self) {
   auto& st = self->state;
   auto states = std::make_shared<std::vector<shard_state>>(st.shards.size());
@@ -134,31 +159,14 @@ void take_checkpoint(scheduler_pointer self) {
     },
     [=] {
       auto& st = self->state;
-      auto begun = clock_type::now();
       job_checkpoint job;
       job.epochs_done = st.epoch + 1;
       job.spec = st.spec();
       job.history = st.result.history;
-      try {
-        write_checkpoint(
-          self->system(), st.cfg.checkpoint_dir, job, std::move(*states));
-        auto ms_taken = std::chrono::duration_cast<std::chrono::milliseconds>(
-          clock_type::now() - begun);
-        st.checkpointed = job.epochs_done;
-        st.checkpoint_time = clock_type::now();
-        detail::log(self, "checkpoint after epoch "
-                            + std::to_string(job.epochs_done) + " written to "
-                            + st.cfg.checkpoint_dir + " ("
-                            + std::to_string(ms_taken.count()) + " ms)");
-      } catch (const std::exception& e) {
-        detail::log(
-          self, std::string{"checkpoint after epoch "}
-                  + std::to_string(job.epochs_done)
-                  + " not written, the previous one stays: " + e.what());
-      }
+      save_checkpoint(self, std::move(job), std::move(*states));
       start_epoch(self, st.epoch + 1);
     },
-    checkpoint_atom::value, st.spec().job);
+    checkpoint_atom::value, checkpoint_request{st.spec().job, {}});
 }
 
 // Whether a checkpoint is due at the end of the current epoch (at `now`):
@@ -173,6 +181,167 @@ bool checkpoint_due(const scheduler_state& st, clock_type::time_point now) {
   return secs > 0
          && std::chrono::duration<double>(now - st.checkpoint_time).count()
               >= secs;
+}
+
+// Whether a checkpoint cut inside the epoch is due at `now`:
+// checkpoint_seconds after the last checkpoint, in an epoch whose workers
+// have clocks and whose partitions did not change.
+bool cut_due(const scheduler_state& st, clock_type::time_point now) {
+  auto secs = st.cfg.checkpoint_seconds;
+  return !st.cfg.checkpoint_dir.empty() && secs > 0 && !st.cut.holding
+         && !st.epoch_disturbed && !st.recovery.active
+         && !rules_of(st.mode.mode).in_place
+         && std::chrono::duration<double>(now - st.checkpoint_time).count()
+              >= secs;
+}
+
+// Ends a cut (taken, given up, or left to the epoch's end): the held
+// grants go out, and the mode grants what else it may.
+void release_cut(scheduler_pointer self) {
+  auto& st = self->state;
+  auto held = std::exchange(st.cut.held, {});
+  st.cut = cut_state{};
+  for (auto w : held) {
+    auto& slot = st.slots[w];
+    if (slot.live && slot.active)
+      self->send(slot.handle, grant_atom::value, st.spec().job, slot.clock);
+  }
+  if (!st.over && !st.recovery.active) {
+    st.release();
+    check_epoch_end(self);
+  }
+}
+
+// A cut given up: logged, and the next is due checkpoint_seconds later.
+void give_up_cut(scheduler_pointer self, const std::string& why) {
+  auto& st = self->state;
+  detail::log(self, "checkpoint in epoch " + std::to_string(st.epoch + 1)
+                      + " not written, the previous one stays: " + why);
+  st.checkpoint_time = clock_type::now();
+  release_cut(self);
+}
+
+// Every worker stopped at its clock boundary: asks each where it is, then
+// every shard for its state once it received every push the workers sent,
+// and writes the checkpoint. Whatever goes wrong gives the cut up (the run
+// goes on); a shard or worker lost meanwhile is handled by its monitor.
+void take_cut(scheduler_pointer self) {
+  auto& st = self->state;
+  st.cut.taking = true;
+  auto gen = st.generation;
+  auto job = std::make_shared<job_checkpoint>();
+  job->epochs_done = st.epoch;
+  job->spec = st.spec();
+  job->history = st.result.history;
+  job->epoch_elapsed_s
+    = std::chrono::duration<double>(clock_type::now() - st.epoch_start).count();
+  job->positions.resize(st.slots.size());
+  auto current = [=] {
+    auto& st = self->state;
+    return st.generation == gen && !st.over && st.cut.taking;
+  };
+  auto states = std::make_shared<std::vector<shard_state>>(st.shards.size());
+  auto shards_left = std::make_shared<size_t>(st.shards.size());
+  auto ask_states = [=] {
+    auto& st = self->state;
+    checkpoint_request req{st.spec().job, {}};
+    for (auto& p : job->positions)
+      req.received.push_back(p.pushed);
+    for (uint32_t s = 0; s < st.shards.size(); ++s)
+      self
+        ->request(st.shards[s].handle, ms(st.spec().timeouts.control_ms),
+          checkpoint_atom::value, req)
+        .then(
+          [=](shard_state& state) {
+            if (!current())
+              return;
+            (*states)[s] = std::move(state);
+            if (--*shards_left > 0)
+              return;
+            auto& st = self->state;
+            save_checkpoint(self, std::move(*job), std::move(*states));
+            st.parts_changes_at_cut = st.parts_changes;
+            release_cut(self);
+          },
+          [=](caf::error& err) {
+            if (current())
+              give_up_cut(self, "server shard " + std::to_string(s) + " ("
+                                  + self->system().render(err) + ")");
+          });
+  };
+  auto workers_left = std::make_shared<size_t>(0);
+  for (uint32_t w = 0; w < st.slots.size(); ++w) {
+    auto& slot = st.slots[w];
+    auto& pos = job->positions[w];
+    if (!slot.live) {
+      // Lost: a resumed run has it sit this epoch out.
+      pos = worker_position{
+        st.spec().job, w, st.epoch, UINT64_MAX, 0, slot.clock, slot.clock, {}};
+      continue;
+    }
+    ++*workers_left;
+  }
+  for (uint32_t w = 0; w < st.slots.size(); ++w) {
+    auto& slot = st.slots[w];
+    if (!slot.live)
+      continue;
+    auto expected = slot.epoch_clock;
+    self
+      ->request(slot.handle, ms(st.spec().timeouts.control_ms),
+        checkpoint_atom::value, st.spec().job)
+      .then(
+        [=](worker_position& pos) {
+          if (!current())
+            return;
+          auto& st = self->state;
+          // What the worker says must be what the scheduler counted.
+          if (pos.worker != w || pos.epoch != st.epoch
+              || pos.units != expected) {
+            give_up_cut(self, "worker " + std::to_string(w) + " is at clock "
+                                + std::to_string(pos.units) + " of epoch "
+                                + std::to_string(pos.epoch + 1) + ", not "
+                                + std::to_string(expected) + " of epoch "
+                                + std::to_string(st.epoch + 1));
+            return;
+          }
+          job->positions[w] = std::move(pos);
+          if (--*workers_left == 0)
+            ask_states();
+        },
+        [=](caf::error& err) {
+          if (current())
+            give_up_cut(self, "worker " + std::to_string(w) + " ("
+                                + self->system().render(err) + ")");
+        });
+  }
+}
+
+// Starts a held cut once every worker in the epoch stopped at a clock
+// boundary (its grant held, or its clock request not grantable yet) and no
+// commit is in flight. With no worker left in the epoch, its end takes the
+// checkpoint instead.
+void maybe_cut(scheduler_pointer self) {
+  auto& st = self->state;
+  auto& cut = st.cut;
+  if (!cut.holding || cut.taking || st.committing || st.starting || st.ending
+      || st.recovery.active || st.over)
+    return;
+  bool any_active = false;
+  for (uint32_t w = 0; w < st.slots.size(); ++w) {
+    auto& slot = st.slots[w];
+    if (!slot.live || !slot.active)
+      continue;
+    any_active = true;
+    bool held
+      = std::find(cut.held.begin(), cut.held.end(), w) != cut.held.end();
+    if (!held && !slot.clock_wait)
+      return; // still computing
+  }
+  if (!any_active || st.epoch_disturbed) {
+    release_cut(self);
+    return;
+  }
+  take_cut(self);
 }
 
 void end_epoch(scheduler_pointer self) {
@@ -300,7 +469,7 @@ caf::error no_workers_left(const scheduler_state& st) {
 void check_epoch_end(scheduler_pointer self) {
   auto& st = self->state;
   if (!st.started || st.starting || st.committing || st.ending
-      || st.recovery.active)
+      || st.recovery.active || st.cut.taking)
     return;
   bool any_live = false;
   for (auto& slot : st.slots) {
@@ -353,14 +522,34 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
         finish(self, no_workers_left(st));
         return;
       }
+      st.cut = cut_state{};
+      st.epoch_disturbed = false;
+      // An epoch resumed from a cut inside it goes on from each worker's
+      // position: its clocks (never back), and the seconds trained before.
+      auto carry = std::exchange(st.carry, {});
+      if (carry.size() != st.slots.size())
+        carry.clear();
+      for (size_t w = 0; w < carry.size(); ++w) {
+        auto& slot = st.slots[w];
+        slot.clock = std::max(slot.clock, carry[w].clock);
+        carry[w].clock = slot.clock;
+      }
+      if (!carry.empty())
+        st.epoch_start -= std::chrono::duration_cast<clock_type::duration>(
+          std::chrono::duration<double>(st.carry_elapsed_s));
       std::vector<uint64_t> start_clocks;
       // A dead worker reads as "no clock" (UINT64_MAX): nobody lags
       // behind its frozen pushes.
-      for (auto& slot : st.slots)
-        start_clocks.push_back(slot.live ? slot.clock : UINT64_MAX);
-      for (auto& slot : st.slots) {
+      for (size_t w = 0; w < st.slots.size(); ++w) {
+        auto& slot = st.slots[w];
+        uint64_t done = carry.empty() ? 0 : carry[w].units;
+        start_clocks.push_back(
+          slot.live ? slot.clock - std::min(slot.clock, done) : UINT64_MAX);
+      }
+      for (size_t w = 0; w < st.slots.size(); ++w) {
+        auto& slot = st.slots[w];
         slot.report = epoch_report{};
-        slot.epoch_clock = 0;
+        slot.epoch_clock = carry.empty() ? 0 : carry[w].units;
         // Late marks never outlive their epoch: every push of the last one
         // was acknowledged before its worker reported.
         slot.late_until = slot.clock;
@@ -368,9 +557,13 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
         if (!slot.live || !slot.plan_wait)
           continue;
         slot.active = true;
-        send_plan(self, slot,
-          epoch_plan{
-            st.spec().job, epoch, st.mode.mode, lr, false, start_clocks});
+        epoch_plan plan{
+          st.spec().job, epoch, st.mode.mode, lr, false, start_clocks};
+        if (!carry.empty()) {
+          plan.resumes = true;
+          plan.at = carry[w];
+        }
+        send_plan(self, slot, std::move(plan));
       }
     },
     mode_atom::value, shard_mode{st.spec().job, st.mode.mode, lr});
@@ -393,7 +586,8 @@ void maybe_start(scheduler_pointer self) {
   size_t first = 0;
   if (auto& r = st.cfg.resume) {
     first = r->job.epochs_done;
-    st.checkpointed = first;
+    st.carry = r->job.positions;
+    st.carry_elapsed_s = r->job.epoch_elapsed_s;
     for (auto& why : r->refused)
       detail::log(self, "checkpoint refused: " + why);
     detail::log(self, "resumed from " + r->from);
@@ -485,8 +679,14 @@ shard_slice slice_for(
     slice.values.resize(st.map.sizes[id]);
     st.map.gather(id, st.init.data(), slice.values.data());
   }
-  if (st.recovery.active)
+  if (st.recovery.active) {
     slice.fences = st.recovery.fences;
+  } else if (from) {
+    // A cut inside an epoch: the workers' pushes up to their clocks are in
+    // the state.
+    for (auto& p : from->job.positions)
+      slice.fences.push_back(p.clock);
+  }
   return slice;
 }
 
@@ -494,8 +694,7 @@ shard_slice slice_for(
 // else the one it resumed from, else the initial model.
 std::shared_ptr<const resume_point> restore_point(scheduler_pointer self) {
   auto& st = self->state;
-  if (st.checkpointed > 0
-      && (!st.cfg.resume || st.checkpointed > st.cfg.resume->job.epochs_done))
+  if (st.checkpointed)
     return std::make_shared<const resume_point>(
       read_checkpoint(self->system(), st.cfg.checkpoint_dir, st.spec()));
   if (st.cfg.resume)
@@ -543,6 +742,8 @@ void begin_recovery(
     rec.epoch = st.epoch;
     ++st.generation;
     st.starting = st.committing = st.ending = false;
+    // A cut under way is given up: every worker halts anyway.
+    st.cut = cut_state{};
     try {
       rec.from = restore_point(self);
     } catch (const std::exception& e) {
@@ -682,7 +883,8 @@ void continue_recovery(scheduler_pointer self) {
       if (!current() || --*moves > 0)
         return;
       auto& rec = st.recovery;
-      size_t back = rec.from->job.epochs_done;
+      auto& from = rec.from->job;
+      size_t back = from.epochs_done;
       double secs
         = std::chrono::duration<double>(clock_type::now() - rec.began).count();
       std::string which;
@@ -690,14 +892,29 @@ void continue_recovery(scheduler_pointer self) {
         which += (which.empty() ? "" : ", ") + std::to_string(s);
       char took[32];
       std::snprintf(took, sizeof took, "%.3f", secs);
+      bool initial = back == 0 && from.positions.empty();
       detail::log(self,
         "server shard " + which + " restored from "
-          + (back == 0 ? std::string{"the initial model"}
-                       : "the checkpoint after epoch " + std::to_string(back))
+          + (initial ? std::string{"the initial model"}
+                     : "the checkpoint " + cut_name(from))
           + "; epochs " + std::to_string(back + 1) + " to "
           + std::to_string(rec.epoch + 1)
-          + " are trained again (their updates were lost); recovery took "
+          + " are trained again from there (the updates since were lost); "
+            "recovery took "
           + took + " s");
+      // The workers go on from their positions at the cut, if their
+      // partitions are still those of the cut.
+      st.carry.clear();
+      if (!from.positions.empty()) {
+        if (st.parts_changes == st.parts_changes_at_cut) {
+          st.carry = from.positions;
+          st.carry_elapsed_s = from.epoch_elapsed_s;
+        } else {
+          detail::log(self, "partitions changed since the checkpoint: epoch "
+                              + std::to_string(back + 1)
+                              + " is trained from its start");
+        }
+      }
       st.shards_restored += rec.shards.size();
       st.recovery_s += secs;
       if (st.result.history.size() > back)
@@ -821,6 +1038,9 @@ void hand_over(scheduler_pointer self, uint32_t w, bool was_active) {
     self->send(st.slots[heirs[h]].handle, std::move(handovers[h]));
   }
   st.rows_reassigned += handed;
+  st.epoch_disturbed = true;
+  if (handed > 0)
+    ++st.parts_changes;
   detail::log(self,
     "worker " + std::to_string(w) + "'s " + std::to_string(handed) + " rows ("
       + std::to_string(untrained) + " not yet trained this epoch) handed to "
@@ -842,6 +1062,8 @@ void take_worker_replacement(scheduler_pointer self, uint32_t w,
   slot.remote = remote;
   st.slots[w] = std::move(slot);
   self->monitor(handle);
+  st.epoch_disturbed = true;
+  ++st.parts_changes;
   // Hogwild! in place needs every actor on the scheduler's node.
   auto& first = st.shards.front().node;
   st.in_process &= reg.shares_memory && !remote && reg.node == first;
@@ -1040,6 +1262,12 @@ void grant(scheduler_pointer self, size_t w) {
   if (slot.epoch_clock > slowest)
     st.max_gap = std::max(st.max_gap, slot.epoch_clock - slowest);
   slot.clock_wait = false;
+  if (st.cut.holding) {
+    // A checkpoint cut waits for every worker's clock boundary: this one
+    // stays here until it is taken.
+    st.cut.held.push_back(static_cast<uint32_t>(w));
+    return;
+  }
   self->send(slot.handle, grant_atom::value, st.spec().job, slot.clock);
 }
 
@@ -1068,6 +1296,7 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
           grant(self, w);
       st.release();
       check_epoch_end(self);
+      maybe_cut(self);
     },
     commit_atom::value, req);
 }
@@ -1109,7 +1338,10 @@ scheduler_internal::behavior_type scheduler_behavior(
       slot.clock = c;
       ++slot.epoch_clock;
       slot.clock_wait = true;
+      if (cut_due(st, clock_type::now()))
+        st.cut.holding = true;
       st.release();
+      maybe_cut(self);
       return caf::unit;
     },
     [=](epoch_atom, epoch_report& r) -> caf::result<void> {
@@ -1127,6 +1359,7 @@ scheduler_internal::behavior_type scheduler_behavior(
       slot.report = r;
       slot.plan_wait = true;
       st.release(); // the active set shrank
+      maybe_cut(self);
       check_epoch_end(self);
       return caf::unit;
     },
@@ -1231,6 +1464,7 @@ scheduler_internal::behavior_type scheduler(
       st.map.scatter(s, values.data(), st.init.data());
     }
     st.result.history = r->job.history;
+    st.checkpoint_sequence = r->job.sequence;
   }
   st.mode
     = mode_at(cfg.spec.modes, cfg.resume ? cfg.resume->job.epochs_done + 1 : 1);
@@ -1300,6 +1534,7 @@ scheduler_internal::behavior_type scheduler(
       if (st.over)
         continue;
       ++st.lost_workers;
+      st.epoch_disturbed = true;
       if (msg.reason) {
         st.last_loss = "worker " + std::to_string(w) + ": "
                        + self->system().render(msg.reason);
@@ -1318,7 +1553,14 @@ scheduler_internal::behavior_type scheduler(
         hand_over(self, w, was_active && !st.recovery.active);
       if (!st.recovery.active) {
         st.release();
-        check_epoch_end(self);
+        if (st.cut.holding) {
+          // A cut with a worker lost is given up (or, if its positions
+          // were asked, its answer fails and gives it up).
+          if (!st.cut.taking)
+            release_cut(self);
+        } else {
+          check_epoch_end(self);
+        }
       }
       // The job may have waited for this worker's answer to its slice.
       maybe_start(self);

@@ -60,8 +60,10 @@ struct scheduler_config {
   /// `checkpoint_every`-th epoch but the last; empty or 0: never.
   std::string checkpoint_dir;
   size_t checkpoint_every = 0;
-  /// Also a checkpoint at the first epoch end at least this many seconds
-  /// after the last one (or the start); 0: by epochs only.
+  /// Also a checkpoint this many seconds after the last one (or the
+  /// start): at the workers' next clock boundary, a cut inside the epoch
+  /// (at the epoch's end under hogwild, whose workers have no clocks, and
+  /// in an epoch that lost a worker); 0: by epochs only.
   double checkpoint_seconds = 0;
   /// A job resumed from a checkpoint (read_checkpoint): it continues after
   /// the checkpoint's epochs, from its shards' states. Null: a fresh start.
@@ -142,6 +144,18 @@ struct recovery_state {
   size_t to_spawn = 0;
 };
 
+/// A checkpoint cut inside an epoch (checkpoint_seconds): the grants of
+/// clock requests are held, so each worker stops at its next clock
+/// boundary; once all did, their positions and the shards' states are
+/// taken, and the held grants go out.
+struct cut_state {
+  bool holding = false;
+  /// Positions and states asked.
+  bool taking = false;
+  /// Workers granted meanwhile, whose grants are held.
+  std::vector<uint32_t> held;
+};
+
 /// State of the scheduler actor; survives every `become`.
 struct scheduler_state {
   scheduler_config cfg;
@@ -205,11 +219,26 @@ struct scheduler_state {
   /// Recoveries so far: replies to requests of an older one are dropped.
   uint64_t generation = 0;
   recovery_state recovery;
-  /// Epochs done by the newest checkpoint written or resumed from (0:
-  /// none; a lost shard then goes back to the initial model).
-  size_t checkpointed = 0;
+  /// This job wrote a checkpoint (a lost shard goes back to the newest;
+  /// else to the one it resumed from, else to the initial model).
+  bool checkpointed = false;
+  /// The sequence number of the newest checkpoint written or resumed from.
+  uint64_t checkpoint_sequence = 0;
   /// When the last checkpoint was written (or the job started).
   std::chrono::steady_clock::time_point checkpoint_time;
+  cut_state cut;
+  /// A worker was lost, rejoined or took rows over in this epoch: no cut
+  /// inside it (its partitions changed while it ran).
+  bool epoch_disturbed = false;
+  /// Partitions changed (rows handed over, a worker replaced) this many
+  /// times, and how many times when the newest checkpoint cut an epoch:
+  /// positions of a cut hold only for the partitions they were taken in.
+  uint64_t parts_changes = 0;
+  uint64_t parts_changes_at_cut = 0;
+  /// Where the next epoch goes on from (a cut inside it), by worker id,
+  /// and the seconds of it trained before; empty: it starts afresh.
+  std::vector<worker_position> carry;
+  double carry_elapsed_s = 0;
   run_result result;
   std::chrono::steady_clock::time_point start;
   std::chrono::steady_clock::time_point epoch_start;

@@ -99,11 +99,58 @@ uint64_t version(const server_shard_state& st) {
   return st.mem->version.load(std::memory_order_relaxed);
 }
 
-// Pushes of abandoned work (clocks up to each worker's fence) count as
-// received: they are acknowledged, never applied.
+// Pushes up to each worker's fence count as received and applied: they
+// are in the restored state (a checkpoint cut) or belong to abandoned work
+// (a push of it that arrives late is acknowledged, never applied).
 void fence(server_shard_state& st, const std::vector<uint64_t>& fences) {
-  for (size_t w = 0; w < fences.size() && w < st.received.size(); ++w)
+  for (size_t w = 0; w < fences.size() && w < st.received.size(); ++w) {
     st.received[w] = std::max(st.received[w], fences[w]);
+    st.applied[w] = std::max(st.applied[w], fences[w]);
+  }
+}
+
+// Whether every push a checkpoint waits for was received.
+bool received_all(
+  const server_shard_state& st, const std::vector<uint64_t>& clocks) {
+  for (size_t w = 0; w < clocks.size(); ++w)
+    if (w >= st.received.size() || st.received[w] < clocks[w])
+      return false;
+  return true;
+}
+
+// The shard's state for a checkpoint; refused if a push waits for a commit
+// (the cut would lose it).
+caf::expected<shard_state> state_of(const server_shard_state& st) {
+  for (auto& p : st.pending)
+    if (p)
+      return make_error(
+        errc::out_of_order, who(st) + " holds a push waiting for its commit");
+  shard_state result;
+  result.job = st.job;
+  result.id = st.id;
+  result.version = version(st);
+  result.values = st.mem->values;
+  try {
+    auto opt = st.mem->opt->state();
+    result.steps = opt.steps;
+    result.arrays = std::move(opt.arrays);
+  } catch (const std::invalid_argument& e) {
+    return make_error(errc::unsupported, who(st) + ": " + e.what());
+  }
+  return result;
+}
+
+// Answers a waiting checkpoint request once its pushes were received.
+void answer_cut(server_shard_state& st) {
+  if (!st.cut || !received_all(st, st.cut_received))
+    return;
+  auto promise = std::move(*st.cut);
+  st.cut.reset();
+  auto state = state_of(st);
+  if (state)
+    promise.deliver(std::move(*state));
+  else
+    promise.deliver(state.error());
 }
 
 void take_slice(server_shard_state& st, shard_slice& slice) {
@@ -193,6 +240,7 @@ server_shard_internal::behavior_type server_shard(
         st.pending[p.worker] = server_shard_state::pending_push{
           p.clock, p.rows, p.version, std::move(p.values)};
       }
+      answer_cut(st);
       double slowdown = st.dice.slowdown();
       if (slowdown <= 1)
         return version(st);
@@ -350,23 +398,25 @@ server_shard_internal::behavior_type server_shard(
       }
       return std::exchange(st.stats, shard_stats{});
     },
-    [=](checkpoint_atom, uint64_t job) -> caf::result<shard_state> {
-      if (auto err = check_scheduler(self, job, "checkpoint"))
+    [=](checkpoint_atom, checkpoint_request& req) -> caf::result<shard_state> {
+      if (auto err = check_scheduler(self, req.job, "checkpoint"))
         return err;
       auto& st = self->state;
-      shard_state result;
-      result.job = st.job;
-      result.id = st.id;
-      result.version = version(st);
-      result.values = st.mem->values;
-      try {
-        auto opt = st.mem->opt->state();
-        result.steps = opt.steps;
-        result.arrays = std::move(opt.arrays);
-      } catch (const std::invalid_argument& e) {
-        return make_error(errc::unsupported, who(st) + ": " + e.what());
+      if (received_all(st, req.received)) {
+        auto state = state_of(st);
+        if (!state)
+          return std::move(state.error());
+        return std::move(*state);
       }
-      return result;
+      // Pushes that left before their workers stopped are on their way: the
+      // answer waits for them (the scheduler's request times out if they
+      // never come). A newer request replaces an older one.
+      if (st.cut)
+        st.cut->deliver(make_error(errc::out_of_order,
+          "checkpoint request of " + who(st) + " replaced by a newer one"));
+      st.cut = self->make_response_promise<shard_state>();
+      st.cut_received = std::move(req.received);
+      return *st.cut;
     },
     [=](restore_atom, shard_slice& slice) -> caf::result<uint64_t> {
       if (auto err = check_scheduler(self, slice.job, "restore"))

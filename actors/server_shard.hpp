@@ -74,6 +74,10 @@ struct server_shard_state {
   std::map<uint64_t, std::pair<caf::typed_response_promise<uint64_t>, uint64_t>>
     held;
   uint64_t next_token = 0;
+  /// A checkpoint request waiting for pushes still on their way (see
+  /// checkpoint_request), and the clocks it waits for.
+  std::optional<caf::typed_response_promise<shard_state>> cut;
+  std::vector<uint64_t> cut_received;
 
   static inline const char* name = "paramserv.server_shard";
 };

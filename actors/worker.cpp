@@ -340,6 +340,7 @@ size_t request_pushes(worker_pointer self, size_t rows) {
     return 0;
   }
   ++st.report.pushes;
+  st.pushed = st.clock;
   for (uint32_t s = 0; s < st.shards.size(); ++s) {
     gradient_push p;
     p.job = st.spec.job;
@@ -378,6 +379,8 @@ void push_all(worker_pointer self, size_t rows) {
     };
     return;
   }
+  st.unpushed_rows = 0;
+  st.unpushed_loss = 0;
   ++st.clock;
   if (st.dice.kill_at(st.clock)) {
     fail(self, killed(st));
@@ -458,7 +461,12 @@ void run_unit(worker_pointer self) {
   st.computed_from = st.versions;
   double before = st.report.loss_sum;
   size_t rows = compute_unit(st);
-  count_rows(self, rows, st.report.loss_sum - before);
+  double loss = st.report.loss_sum - before;
+  count_rows(self, rows, loss);
+  // Pipelined asp: the unit waits (push_all) until the previous one's
+  // replies came; a checkpoint cut meanwhile leaves it out.
+  st.unpushed_rows = rows;
+  st.unpushed_loss = loss;
   push_all(self, rows);
 }
 
@@ -561,6 +569,22 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
   st.rows.insert(st.rows.end(), st.adopted.begin(), st.adopted.end());
   st.adopted.clear();
   shuffle_epoch(st.rows, st.spec.opts.seed, st.id, st.plan.epoch);
+  st.unpushed_rows = 0;
+  st.unpushed_loss = 0;
+  if (st.plan.resumes) {
+    // A checkpoint cut inside this epoch: go on where it left off, its
+    // metrics so far included. The clock never goes back (after a lost
+    // shard the pushes up to it are fenced off on the shards).
+    auto& at = st.plan.at;
+    st.next = std::min<uint64_t>(at.next, st.rows.size());
+    st.report = at.report;
+    st.report.job = st.spec.job;
+    st.report.worker = st.id;
+    st.report.epoch = st.plan.epoch;
+    st.clock = std::max(st.clock, at.clock);
+    st.pushed = st.clock;
+    st.epoch_start_clock = st.clock - std::min(at.units, st.clock);
+  }
   if (st.rules.in_place)
     run_hogwild(self);
   else
@@ -884,6 +908,29 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
         promise.deliver(caf::unit);
       });
       return caf::delegated<void>{};
+    },
+    [=](checkpoint_atom, uint64_t job) -> caf::result<worker_position> {
+      if (auto err = check_scheduler(self, "checkpoint"))
+        return err;
+      auto& st = self->state;
+      if (!st.has_slice || job != st.spec.job)
+        return make_error(errc::out_of_order, "checkpoint before the slice");
+      // Asked while the worker waits at a clock boundary (or for its next
+      // plan): what its pushes so far cover. Under pipelined asp the unit
+      // computed meanwhile is not pushed yet, so it is not part of the cut.
+      worker_position pos;
+      pos.job = st.spec.job;
+      pos.worker = st.id;
+      pos.epoch = st.plan.epoch;
+      pos.next = st.next - std::min(st.next, st.unpushed_rows);
+      pos.units = st.clock - st.epoch_start_clock;
+      pos.clock = st.clock;
+      pos.pushed = st.pushed;
+      pos.report = st.report;
+      pos.report.rows -= std::min<uint64_t>(pos.report.rows, st.unpushed_rows);
+      pos.report.loss_sum -= st.unpushed_loss;
+      pos.report.clock = st.clock;
+      return pos;
     },
     [=](later_atom, uint64_t token) -> caf::result<void> {
       auto& st = self->state;

@@ -80,8 +80,14 @@ struct worker_state {
   mode_rules rules;
   /// Next row (index into rows) of this epoch.
   size_t next = 0;
-  /// Pushes made so far (the worker's clock).
+  /// Pushes made so far (the worker's clock), and the clock of the last
+  /// push that left (a unit skipped for a NaN sends none).
   uint64_t clock = 0;
+  uint64_t pushed = 0;
+  /// Pipelined asp: the computed unit waiting for the previous one's
+  /// replies, its rows and loss (not yet part of a checkpoint cut).
+  size_t unpushed_rows = 0;
+  double unpushed_loss = 0;
   /// Shard versions seen at the last pull.
   std::vector<uint64_t> versions;
   /// Per shard, the last pull's highest applied clock of every worker.

@@ -47,18 +47,19 @@ po::options_description describe_job(train_cli& c, bool with_backend) {
      "CAF scheduler threads (0: one per core); OpenBLAS runs "
      "single-threaded inside workers")
     ("checkpoint-dir", po::value(&c.checkpoint_dir),
-     "write a checkpoint (a consistent cut between epochs: every shard's "
-     "keys and update-rule state, the job's epochs and metrics) into this "
-     "folder; the newest two are kept")
+     "write a checkpoint (a consistent cut: every shard's keys and "
+     "update-rule state, the job's epochs and metrics, and inside an epoch "
+     "each worker's position) into this folder; the newest two are kept")
     ("checkpoint-every",
      po::value(&c.checkpoint_every)->default_value(c.checkpoint_every),
      "epochs between checkpoints (0: by time only, see "
      "--checkpoint-seconds)")
     ("checkpoint-seconds",
      po::value(&c.checkpoint_seconds)->default_value(0.0, "0"),
-     "also checkpoint at the first epoch end at least this many seconds "
-     "after the last checkpoint (0: by epochs only); given alone, it "
-     "replaces --checkpoint-every")
+     "also checkpoint this many seconds after the last checkpoint, at the "
+     "workers' next clock boundary, inside the epoch (hogwild: at the "
+     "epoch's end) (0: by epochs only); given alone, it replaces "
+     "--checkpoint-every")
     ("on-worker-loss",
      po::value(&c.on_worker_loss)->default_value(c.on_worker_loss),
      "what becomes of a lost worker's partition: drop (nobody trains it "

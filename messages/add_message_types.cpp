@@ -25,6 +25,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<commit_request>("paramserv::commit_request");
   cfg.add_message_type<shard_stats>("paramserv::shard_stats");
   cfg.add_message_type<shard_state>("paramserv::shard_state");
+  cfg.add_message_type<worker_position>("paramserv::worker_position");
+  cfg.add_message_type<checkpoint_request>("paramserv::checkpoint_request");
   cfg.add_message_type<progress_report>("paramserv::progress_report");
   cfg.add_message_type<data_source>("paramserv::data_source");
   cfg.add_message_type<request_timeouts>("paramserv::request_timeouts");

@@ -13,28 +13,6 @@
 
 namespace paramserv {
 
-/// Scheduler -> worker: what to do in the next epoch (or to stop).
-struct epoch_plan {
-  static constexpr const char* type_name = "epoch_plan";
-
-  uint64_t job = 0;
-  /// Zero-based epoch to run.
-  uint64_t epoch = 0;
-  consistency mode = consistency::bsp;
-  /// Learning rate of this epoch (local steps of nbatches/epoch use it).
-  float lr = 0;
-  /// True when training is over: the worker stops.
-  bool stop = false;
-  /// Every worker's clock when the epoch began (by worker id), so that a
-  /// worker can tell how many of each worker's pushes of this epoch it has
-  /// read; UINT64_MAX for a worker that was dead by then.
-  std::vector<uint64_t> start_clocks;
-
-  auto fields() {
-    return std::tie(job, epoch, mode, lr, stop, start_clocks);
-  }
-};
-
 /// Worker -> scheduler: the worker finished an epoch.
 struct epoch_report {
   static constexpr const char* type_name = "epoch_report";
@@ -66,6 +44,62 @@ struct epoch_report {
   auto fields() {
     return std::tie(job, worker, epoch, rows, loss_sum, pushes, staleness_sum,
       max_staleness, clock, max_read_lag, skipped, refused, retried);
+  }
+  friend bool operator==(const epoch_report&, const epoch_report&) = default;
+};
+
+/// Worker -> scheduler, for a checkpoint cut inside an epoch (asked while
+/// the worker waits at a clock boundary): how far it got, counting only
+/// units whose pushes left. Scheduler -> worker, in an epoch_plan: where a
+/// resumed epoch goes on from.
+struct worker_position {
+  static constexpr const char* type_name = "worker_position";
+
+  uint64_t job = 0;
+  uint32_t worker = 0;
+  uint64_t epoch = 0;
+  /// Rows of the epoch's shuffled partition trained (the index of the next
+  /// one); UINT64_MAX: none left (the worker sits the epoch out).
+  uint64_t next = 0;
+  /// Clocks finished in the epoch.
+  uint64_t units = 0;
+  /// The worker's clock, and the clock of its last push that left (what
+  /// every shard must have received for the cut to hold it).
+  uint64_t clock = 0;
+  uint64_t pushed = 0;
+  /// The epoch's metrics over those units.
+  epoch_report report;
+
+  auto fields() {
+    return std::tie(job, worker, epoch, next, units, clock, pushed, report);
+  }
+  friend bool operator==(const worker_position&, const worker_position&)
+    = default;
+};
+
+/// Scheduler -> worker: what to do in the next epoch (or to stop).
+struct epoch_plan {
+  static constexpr const char* type_name = "epoch_plan";
+
+  uint64_t job = 0;
+  /// Zero-based epoch to run.
+  uint64_t epoch = 0;
+  consistency mode = consistency::bsp;
+  /// Learning rate of this epoch (local steps of nbatches/epoch use it).
+  float lr = 0;
+  /// True when training is over: the worker stops.
+  bool stop = false;
+  /// Every worker's clock when the epoch began (by worker id), so that a
+  /// worker can tell how many of each worker's pushes of this epoch it has
+  /// read; UINT64_MAX for a worker that was dead by then.
+  std::vector<uint64_t> start_clocks;
+  /// The epoch goes on from a checkpoint cut inside it: `at` says where
+  /// (rows done, clocks, metrics so far). Otherwise it starts afresh.
+  bool resumes = false;
+  worker_position at;
+
+  auto fields() {
+    return std::tie(job, epoch, mode, lr, stop, start_clocks, resumes, at);
   }
 };
 
@@ -172,8 +206,8 @@ struct run_result {
   }
 };
 
-/// Shard -> scheduler, for a checkpoint (asked between epochs, when no
-/// push is in flight): the shard's keys, version and update-rule state.
+/// Shard -> scheduler, for a checkpoint (a consistent cut: see
+/// checkpoint_request): the shard's keys, version and update-rule state.
 struct shard_state {
   static constexpr const char* type_name = "shard_state";
 
@@ -189,6 +223,21 @@ struct shard_state {
     return std::tie(job, id, version, values, steps, arrays);
   }
   friend bool operator==(const shard_state&, const shard_state&) = default;
+};
+
+/// Scheduler -> shard: its state for a checkpoint, once it has received
+/// every worker's pushes up to `received[w]` (a cut inside an epoch: the
+/// pushes that left before the workers stopped at their clock boundary may
+/// still be on their way). Empty: at once (a cut between epochs).
+struct checkpoint_request {
+  static constexpr const char* type_name = "checkpoint_request";
+
+  uint64_t job = 0;
+  std::vector<uint64_t> received;
+
+  auto fields() {
+    return std::tie(job, received);
+  }
 };
 
 template <class Inspector>

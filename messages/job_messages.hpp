@@ -30,7 +30,7 @@ namespace paramserv {
 
 /// Version of the messages below; a node that registers with another
 /// version is refused.
-constexpr uint32_t protocol_version = 4;
+constexpr uint32_t protocol_version = 5;
 
 /// Where a worker's training data comes from: a file every node can read,
 /// and how to read and scale it. The rows it owns travel in its

@@ -26,7 +26,8 @@ struct worker_roster;
 /// - commit: apply the buffered pushes of one synchronous clock;
 /// - mode: how to apply pushes from now on, and the learning rate;
 /// - stats: counters since the last stats request;
-/// - checkpoint: its state (keys, version, update rule), between epochs;
+/// - checkpoint: its state (keys, version, update rule), once it received
+///   the pushes the request names;
 /// - done: the job (by id) ended well; the shard stops (normally);
 /// - restore: go back to the state a checkpoint holds (another shard was
 ///   lost and the run goes on from that checkpoint).
@@ -38,7 +39,7 @@ using server_shard_actor
     caf::replies_to<commit_atom, commit_request>::with<uint64_t>,
     caf::replies_to<mode_atom, shard_mode>::with<uint64_t>,
     caf::replies_to<stats_atom>::with<shard_stats>,
-    caf::replies_to<checkpoint_atom, uint64_t>::with<shard_state>,
+    caf::replies_to<checkpoint_atom, checkpoint_request>::with<shard_state>,
     caf::reacts_to<done_atom, uint64_t>,
     caf::replies_to<restore_atom, shard_slice>::with<uint64_t>>;
 

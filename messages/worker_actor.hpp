@@ -23,14 +23,17 @@ struct shard_moved;
 /// - row_handover: rows of a lost worker it takes over;
 /// - halt: (job) a shard was lost: drop the current epoch's work and wait;
 ///   answers with its clock (every push it sent has a clock up to it);
-/// - shard_moved: the shard's replacement, answered once it is reachable.
+/// - shard_moved: the shard's replacement, answered once it is reachable;
+/// - checkpoint: (job) where it is in its epoch, for a checkpoint cut while
+///   it waits at a clock boundary (worker_position).
 /// They are messages, not replies: the scheduler holds them as long as the
 /// mode says, and both sides monitor each other instead of timing out.
 using worker_actor = caf::typed_actor<caf::reacts_to<worker_slice>,
   caf::reacts_to<epoch_plan>, caf::reacts_to<grant_atom, uint64_t, uint64_t>,
   caf::reacts_to<row_handover>,
   caf::replies_to<halt_atom, uint64_t>::with<uint64_t>,
-  caf::reacts_to<shard_moved>>;
+  caf::reacts_to<shard_moved>,
+  caf::replies_to<checkpoint_atom, uint64_t>::with<worker_position>>;
 
 /// The worker's whole interface: the public one plus `step`, its own
 /// continuation message (a worker drives itself), and `later`, a request it

@@ -5,9 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "actors/local_backend.hpp"
 #include "tests/test_support.hpp"
@@ -156,6 +158,99 @@ TEST_CASE("asp and ssp runs resume from their checkpoints") {
     CHECK(logged(resumed, "(after epoch 2)"));
     REQUIRE(resumed.history.size() == 4);
     CHECK(resumed.history[1].train_loss == first.history[1].train_loss);
+    CHECK(resumed.history[3].train_loss < resumed.history[0].train_loss);
+  }
+}
+
+namespace {
+
+// The folders of a checkpoint store, newest first.
+std::vector<std::string> folders_newest_first(const std::string& dir) {
+  std::vector<std::string> result;
+  for (auto& entry : fs::directory_iterator(dir))
+    result.push_back(entry.path().string());
+  std::sort(result.rbegin(), result.rend());
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("--checkpoint-seconds cuts inside an epoch, and a bsp run resumed "
+          "from such a cut ends with the uninterrupted model, bit for bit") {
+  resume_fixture f;
+  auto& [dir, ckpts, train, opts, plain] = f;
+  // A cut at every clock boundary (and none by epochs): the cuts leave the
+  // model as it was.
+  auto local = two_by_two();
+  local.checkpoints.dir = ckpts;
+  local.checkpoints.every = 0;
+  local.checkpoints.seconds = 1e-9;
+  auto cut = train_local(opts, local, train, nullptr);
+  CHECK(same_bits(cut.params.flat(), plain.params.flat()));
+  CHECK(logged(cut, "checkpoint in epoch 1 ("));
+  CHECK(logged(cut, "checkpoint in epoch 4 ("));
+  // The newest is the cut at the last clock of epoch 4 (every row
+  // trained); the one before it, a clock earlier, is inside the epoch.
+  // Without the newest (lost in a crash, say) the run resumes from there.
+  auto found = folders_newest_first(ckpts);
+  REQUIRE(found.size() == 2);
+  fs::remove_all(found[0]);
+  auto again = two_by_two();
+  again.checkpoints.resume = ckpts;
+  auto resumed = train_local(opts, again, train, nullptr);
+  CHECK(logged(resumed, "resumed from " + ckpts + " (in epoch 4 ("));
+  CHECK(same_bits(resumed.params.flat(), plain.params.flat()));
+  REQUIRE(resumed.history.size() == 4);
+  // The epoch's metrics carry over the cut: rows and loss as if whole.
+  CHECK(resumed.history[3].rows == plain.history[3].rows);
+  CHECK(resumed.history[3].train_loss == plain.history[3].train_loss);
+}
+
+TEST_CASE("hogwild epochs are checkpointed by time at their end only") {
+  test::temp_dir dir{"paramserv-resume"};
+  auto train = std::make_shared<const dataset>(test::blobs(240, 5));
+  auto opts = adam_options();
+  auto local = two_by_two("hogwild@1");
+  local.checkpoints.dir = (dir.path / "ckpts").string();
+  local.checkpoints.every = 0;
+  local.checkpoints.seconds = 1e-9;
+  auto r = train_local(opts, local, train, nullptr);
+  CHECK(logged(r, "checkpoint after epoch 1"));
+  CHECK(logged(r, "checkpoint after epoch 3"));
+  CHECK_FALSE(logged(r, "checkpoint in epoch"));
+}
+
+TEST_CASE("asp, ssp and sbp runs resume from a cut inside an epoch, every row "
+          "of it trained once") {
+  test::temp_dir dir{"paramserv-resume"};
+  auto train = std::make_shared<const dataset>(test::blobs(240, 5));
+  auto opts = adam_options();
+  for (std::string modes : {"asp@1", "ssp:1@1", "sbp:1@1"}) {
+    CAPTURE(modes);
+    auto ckpts = (dir.path / modes).string();
+    auto local = two_by_two(modes);
+    if (modes == "sbp:1@1")
+      local.workers = 3;
+    local.checkpoints.dir = ckpts;
+    local.checkpoints.every = 0;
+    local.checkpoints.seconds = 1e-9;
+    auto first = train_local(opts, local, train, nullptr);
+    CHECK(logged(first, "checkpoint in epoch 2 ("));
+    // The cut before the newest is inside epoch 4, a clock before its end.
+    auto found = folders_newest_first(ckpts);
+    REQUIRE(found.size() == 2);
+    fs::remove_all(found[0]);
+    auto again = local;
+    again.checkpoints = {};
+    again.checkpoints.resume = ckpts;
+    auto resumed = train_local(opts, again, train, nullptr);
+    CHECK(logged(resumed, "(in epoch 4 ("));
+    REQUIRE(resumed.history.size() == 4);
+    CHECK(resumed.history[2].train_loss == first.history[2].train_loss);
+    // Pipelined asp computes a unit while the last one's replies are out:
+    // the cut leaves that unit out, so the resumed run trains it, and each
+    // row of the epoch exactly once.
+    CHECK(resumed.history[3].rows == first.history[3].rows);
     CHECK(resumed.history[3].train_loss < resumed.history[0].train_loss);
   }
 }

@@ -290,22 +290,44 @@ TEST_CASE("train restores a shard killed mid-run from --checkpoint-dir and "
         == paramserv::test::tensors(whole.string()));
 }
 
-TEST_CASE("--checkpoint-seconds checkpoints at the first epoch end that "
-          "long after the last") {
-  std::string job = "train --model softmax --epochs 3 --workers 2 ";
+TEST_CASE("--checkpoint-seconds cuts at the next clock boundary, and a run "
+          "resumed from a cut inside an epoch saves the uninterrupted model") {
+  // Batches of 1,024: 30 clocks a worker and epoch.
+  std::string job
+    = "train --model softmax --epochs 2 --workers 2 --batch-size 1024 ";
   auto never = scratch("seconds-never");
   auto r = run(job + "--checkpoint-dir " + never.string()
                + " --checkpoint-seconds 1000000");
   INFO(r.output);
   REQUIRE(r.code == 0);
-  CHECK_FALSE(paramserv::test::contains(r.output, "checkpoint after epoch"));
+  CHECK_FALSE(paramserv::test::contains(r.output, "checkpoint "));
+  auto whole = scratch("seconds-whole");
+  REQUIRE(run(job + "--save " + whole.string()).code == 0);
   auto always = scratch("seconds-always");
   auto a = run(job + "--checkpoint-dir " + always.string()
                + " --checkpoint-seconds 0.000001");
   INFO(a.output);
   REQUIRE(a.code == 0);
+  CHECK(paramserv::test::contains(a.output, "checkpoint in epoch 1 ("));
   CHECK(paramserv::test::contains(a.output, "checkpoint after epoch 1"));
-  CHECK(paramserv::test::contains(a.output, "checkpoint after epoch 2"));
+  CHECK(paramserv::test::contains(a.output, "checkpoint in epoch 2 ("));
+  // The newest is the cut at epoch 2's last clock; without it, the one a
+  // clock before is inside the epoch.
+  std::vector<std::filesystem::path> found;
+  for (auto& entry : std::filesystem::directory_iterator(always))
+    found.push_back(entry.path());
+  std::sort(found.begin(), found.end());
+  REQUIRE(found.size() == 2);
+  std::filesystem::remove_all(found.back());
+  auto resumed = scratch("seconds-resumed");
+  auto b = run(job + "--resume " + always.string() + " --save "
+               + resumed.string());
+  INFO(b.output);
+  REQUIRE(b.code == 0);
+  CHECK(paramserv::test::contains(
+    b.output, "resumed from " + always.string() + " (in epoch 2 ("));
+  CHECK(paramserv::test::tensors(resumed.string())
+        == paramserv::test::tensors(whole.string()));
   for (auto [flags, why] : {
          std::pair{"--checkpoint-seconds -1", "--checkpoint-seconds: must be"},
          std::pair{"--on-worker-loss forget", "--on-worker-loss"},

@@ -29,7 +29,8 @@ using types
     epoch_plan, epoch_report, shard_mode, commit_request, shard_stats,
     progress_report, data_source, request_timeouts, job_spec, registration,
     shard_slice, worker_slice, worker_roster, epoch_metrics, run_result,
-    shard_state, row_handover, shard_moved>;
+    shard_state, row_handover, shard_moved, worker_position,
+    checkpoint_request>;
 
 // One actor system for every input, never destroyed: CAF 0.17's
 // actor_system destructor run from exit() touches CAF's own statics after
@@ -143,6 +144,8 @@ std::vector<std::string> fuzz_seeds() {
     seed(19, shard_state{7, 1, 3, {0.5f, 1.0f}, 12, {0.25f, 0.75f}}),
     seed(20, row_handover{7, {1, 2}, {3}}),
     seed(21, shard_moved{7, 1, {}, "127.0.0.1:4242"}),
+    seed(22, worker_position{7, 1, 2, 64, 1, 9, 9, {}}),
+    seed(23, checkpoint_request{7, {9, 4}}),
     seed(0, caf::make_message(push)),
     seed(0, caf::make_message(spec, slice)),
   };

@@ -359,13 +359,24 @@ parameter_slice sample(const std::vector<caf::actor>&) {
 }
 
 template <>
-epoch_plan sample(const std::vector<caf::actor>&) {
-  return {11, 3, consistency::ssp, 0.125f, true, {10, 12, 9}};
+epoch_report sample(const std::vector<caf::actor>&) {
+  return {11, 1, 2, 640, 12.5, 10, 3.5, 4, 30, 2, 1, 6, 9};
 }
 
 template <>
-epoch_report sample(const std::vector<caf::actor>&) {
-  return {11, 1, 2, 640, 12.5, 10, 3.5, 4, 30, 2, 1, 6, 9};
+worker_position sample(const std::vector<caf::actor>& live) {
+  return {11, 1, 2, 320, 5, 30, 29, sample<epoch_report>(live)};
+}
+
+template <>
+epoch_plan sample(const std::vector<caf::actor>& live) {
+  return {11, 3, consistency::ssp, 0.125f, true, {10, 12, 9}, true,
+    sample<worker_position>(live)};
+}
+
+template <>
+checkpoint_request sample(const std::vector<caf::actor>&) {
+  return {11, {30, 0, 29}};
 }
 
 template <>
@@ -546,7 +557,8 @@ TEST_CASE_TEMPLATE("every message type survives a binary round trip field "
   T, gradient_push, parameter_pull, parameter_slice, epoch_plan, epoch_report,
   shard_mode, progress_report, commit_request, shard_stats, run_result,
   data_source, request_timeouts, job_spec, registration, shard_slice,
-  shard_state, worker_slice, worker_roster, row_handover, shard_moved) {
+  shard_state, worker_slice, worker_roster, row_handover, shard_moved,
+  worker_position, checkpoint_request) {
   fixture f;
   auto x = sample<T>(f.spawn_idle(2));
   auto buf = f.serialize(x);

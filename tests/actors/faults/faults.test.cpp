@@ -278,6 +278,15 @@ TEST_CASE("a shard killed mid-run is restored from the last checkpoint and a "
     restored_from = "the initial model";
     epoch = 1;
   }
+  SUBCASE("in epoch 3, from a cut inside it (--checkpoint-seconds)") {
+    // A cut at every clock boundary: the newest before the kill (at push
+    // 37, the 7th clock of epoch 3) is the one after clock 36.
+    local.checkpoints.every = 0;
+    local.checkpoints.seconds = 1e-9;
+    local.faults = parse_fault_plan("kill:shard:1:37");
+    restored_from = "the checkpoint in epoch 3 (";
+    epoch = 3;
+  }
   auto r = train_local(f.opts, local, f.train, f.test);
   CHECK(logged(r, "killed by the fault plan"));
   CHECK(logged(r, "restored from " + restored_from));
