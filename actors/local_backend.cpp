@@ -94,8 +94,10 @@ void validate(const job_spec& spec) {
   validate_keys(spec.opts, local);
   if (spec.progress_ms == 0)
     throw std::invalid_argument("the job's progress interval is zero");
-  if (spec.data.rows < spec.workers)
-    throw std::invalid_argument("the job has " + std::to_string(spec.data.rows)
+  auto trained
+    = spec.data.rows - validation_rows(spec.opts.validation, spec.data.rows);
+  if (trained < spec.workers)
+    throw std::invalid_argument("the job has " + std::to_string(trained)
                                 + " training rows for "
                                 + std::to_string(spec.workers) + " workers");
 }
@@ -155,6 +157,9 @@ job_actors spawn_job(caf::actor_system& sys, const job_spec& spec,
   scheduler_config sc;
   sc.spec = spec;
   sc.test = std::move(test);
+  if (validation_rows(spec.opts.validation, node->train->size()) > 0)
+    sc.validation = std::make_shared<const dataset>(
+      validation_set(spec.opts, *node->train));
   sc.checkpoint_dir = checkpoints.dir;
   sc.checkpoint_every = checkpoints.dir.empty() ? 0 : checkpoints.every;
   sc.checkpoint_seconds = checkpoints.dir.empty() ? 0 : checkpoints.seconds;
@@ -264,6 +269,10 @@ local_result drive_job(caf::actor_system& sys, const scheduler_actor& scheduler,
         if (hooks.on_progress)
           hooks.on_progress(p.rows, p.loss_sum);
       },
+      [&](const evaluation_record& e) {
+        if (hooks.on_eval)
+          hooks.on_eval(e);
+      },
       [&](run_result& r) {
         if (r.params.size() != total) {
           failure = make_error(errc::bad_shape,
@@ -278,6 +287,9 @@ local_result drive_job(caf::actor_system& sys, const scheduler_actor& scheduler,
           result.retried = r.retried;
           result.duplicates = r.duplicates;
           result.log = std::move(r.log);
+          result.evaluations = std::move(r.evaluations);
+          result.stopped = r.stopped;
+          result.target_s = r.target_s;
           result.params = parameter_set{net->shapes()};
           result.params.assign(r.params);
         }

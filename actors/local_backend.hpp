@@ -85,6 +85,8 @@ struct local_hooks {
   std::function<void(uint64_t, double)> on_progress;
   /// Mode switches and other notices.
   std::function<void(const std::string&)> on_log;
+  /// Each evaluation on the validation set.
+  std::function<void(const evaluation_record&)> on_eval;
 };
 
 /// What a run produced.
@@ -103,6 +105,12 @@ struct local_result {
   uint64_t retried = 0;
   uint64_t duplicates = 0;
   std::vector<std::string> log;
+  /// The evaluations on the validation set, why the run stopped (go_on:
+  /// its epochs ran out), and when it reached --target-accuracy (seconds
+  /// since the first batch; negative: never).
+  std::vector<evaluation_record> evaluations;
+  stop_verdict stopped = stop_verdict::go_on;
+  double target_s = -1;
 };
 
 /// Checks a run's options against each other before any data is read:

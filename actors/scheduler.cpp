@@ -29,6 +29,7 @@ void finish(scheduler_pointer self, caf::error err);
 void start_epoch(scheduler_pointer self, size_t epoch);
 void check_epoch_end(scheduler_pointer self);
 void maybe_cut(scheduler_pointer self);
+void maybe_evaluate(scheduler_pointer self);
 
 // Sends `msg` to every shard with the timeout `timeout`; calls `done` once
 // all replied. Each fan of requests counts its own replies, so fans that
@@ -87,12 +88,20 @@ void finish(scheduler_pointer self, caf::error err) {
     return;
   st.over = true;
   for (auto& slot : st.slots) {
-    if (slot.live && slot.plan_wait) {
-      epoch_plan stop;
-      stop.job = st.spec().job;
-      stop.stop = true;
-      send_plan(self, slot, stop);
+    if (!slot.live || (!slot.plan_wait && err))
+      continue;
+    if (!slot.plan_wait) {
+      // A run stopped inside an epoch (a stopping rule): the worker drops
+      // its work in flight first.
+      self
+        ->request(slot.handle, ms(st.spec().timeouts.control_ms),
+          halt_atom::value, st.spec().job)
+        .then([](uint64_t) {}, [](caf::error&) {});
     }
+    epoch_plan stop;
+    stop.job = st.spec().job;
+    stop.stop = true;
+    send_plan(self, slot, stop);
   }
   if (st.driver) {
     if (err)
@@ -344,6 +353,132 @@ void maybe_cut(scheduler_pointer self) {
   take_cut(self);
 }
 
+// Records an evaluation on the validation set of the parameters as they
+// were after `batches` batches, tells the driver, and applies the stopping
+// rules: a verdict other than go_on ends the run (the caller's part).
+stop_verdict record_evaluation(
+  scheduler_pointer self, uint64_t batches, const evaluation& ev) {
+  auto& st = self->state;
+  evaluation_record rec;
+  rec.epoch = st.epoch + 1;
+  rec.batches = batches;
+  rec.loss = ev.loss;
+  rec.accuracy = ev.accuracy;
+  rec.elapsed_s
+    = std::chrono::duration<double>(clock_type::now() - st.start).count();
+  st.result.evaluations.push_back(rec);
+  if (st.driver)
+    caf::anon_send(st.driver, rec);
+  auto verdict = st.rule.record(rec.accuracy);
+  if (verdict == stop_verdict::go_on)
+    return verdict;
+  st.result.stopped = verdict;
+  if (verdict == stop_verdict::target)
+    st.result.target_s = rec.elapsed_s;
+  char acc[32];
+  std::snprintf(acc, sizeof acc, "%.4f", rec.accuracy);
+  detail::log(self, "stopping in epoch " + std::to_string(rec.epoch) + " after "
+                      + std::to_string(batches) + " batches: "
+                      + describe(verdict, st.spec().opts.validation)
+                      + " (validation accuracy " + acc + ")");
+  return verdict;
+}
+
+// A stopping rule ended the run inside an epoch: the epoch's metrics so
+// far (its rows and loss from the workers' progress), the model as the
+// evaluation read it, and the job ends.
+void stop_early(scheduler_pointer self) {
+  auto& st = self->state;
+  epoch_metrics m;
+  m.epoch = st.epoch + 1;
+  m.lr = st.spec().opts.schedule.at(st.epoch);
+  m.rows = st.progress.rows - st.progress_at_epoch.rows;
+  double loss = st.progress.loss_sum - st.progress_at_epoch.loss_sum;
+  m.train_loss = m.rows > 0 ? loss / m.rows : 0.0;
+  double secs
+    = std::chrono::duration<double>(clock_type::now() - st.epoch_start).count();
+  m.samples_per_s = secs > 0 ? m.rows / secs : 0.0;
+  m.workers
+    = std::count_if(st.slots.begin(), st.slots.end(), [](const worker_slot& s) {
+        return s.live;
+      });
+  auto& rec = st.result.evaluations.back();
+  m.validation_loss = rec.loss;
+  m.validation_accuracy = rec.accuracy;
+  if (st.cfg.test && st.cfg.test->size() > 0) {
+    auto ev = st.net->evaluate(st.val_params, st.cfg.test->x, st.cfg.test->y);
+    m.test_loss = ev.loss;
+    m.test_accuracy = ev.accuracy;
+  }
+  m.elapsed_s
+    = std::chrono::duration<double>(clock_type::now() - st.start).count();
+  st.result.history.push_back(m);
+  if (st.driver) {
+    if (std::exchange(st.progress_changed, false))
+      caf::anon_send(st.driver, st.progress);
+    caf::anon_send(st.driver, m);
+  }
+  auto flat = st.val_params.flat();
+  st.result.params.assign(flat.begin(), flat.end());
+  finish(self, caf::error{});
+}
+
+// Batches worker `w`'s unit of work covers (one clock): one, n, or its
+// whole partition.
+uint64_t unit_batches(const scheduler_state& st, uint32_t w) {
+  auto b = st.spec().opts.batch_size;
+  switch (st.spec().freq) {
+    case update_frequency::batch:
+      return 1;
+    case update_frequency::nbatches:
+      return st.spec().nbatches;
+    case update_frequency::epoch:
+      return (st.parts[w].size() + b - 1) / b;
+  }
+  return 1;
+}
+
+// Evaluates on the validation set once another --eval-every batches were
+// trained: pulls every shard and applies the stopping rules. Under bsp and
+// sbp never while a commit is in flight (the commit's end calls it), so
+// that it reads the model of a whole clock.
+void maybe_evaluate(scheduler_pointer self) {
+  auto& st = self->state;
+  auto& val = st.cfg.validation;
+  auto every = st.spec().opts.validation.every;
+  if (!val || val->size() == 0 || every == 0 || st.batches < st.next_eval
+      || st.evaluating || st.over || !st.started || st.starting || st.ending
+      || st.committing || st.recovery.active || st.cut.taking)
+    return;
+  st.next_eval = (st.batches / every + 1) * every;
+  st.evaluating = true;
+  auto at = st.batches;
+  ask_shards<parameter_slice>(
+    self, ms(st.spec().timeouts.pull_ms),
+    [=](uint32_t s, parameter_slice& slice) {
+      auto& st = self->state;
+      if (slice.values.size() != st.map.sizes[s]) {
+        finish(self,
+          make_error(errc::bad_shape, "server shard " + std::to_string(s)
+                                        + " sent a slice of the wrong size"));
+        return;
+      }
+      st.map.scatter(s, slice.values.data(), st.val_params.flat().data());
+    },
+    [=] {
+      auto& st = self->state;
+      st.evaluating = false;
+      auto ev = st.net->evaluate(
+        st.val_params, st.cfg.validation->x, st.cfg.validation->y);
+      if (record_evaluation(self, at, ev) != stop_verdict::go_on) {
+        stop_early(self);
+        return;
+      }
+      check_epoch_end(self);
+    },
+    pull_atom::value, parameter_pull{st.spec().job, scheduler_reader});
+}
+
 void end_epoch(scheduler_pointer self) {
   auto& st = self->state;
   st.ending = true;
@@ -423,6 +558,20 @@ void end_epoch(scheduler_pointer self) {
             m.test_loss = ev.loss;
             m.test_accuracy = ev.accuracy;
           }
+          auto verdict = stop_verdict::go_on;
+          if (auto& val = st.cfg.validation; val && val->size() > 0) {
+            auto& evals = st.result.evaluations;
+            if (!evals.empty() && evals.back().batches == st.batches) {
+              // Evaluated at these very batches already.
+              m.validation_loss = evals.back().loss;
+              m.validation_accuracy = evals.back().accuracy;
+            } else {
+              auto ev = st.net->evaluate(st.eval_params, val->x, val->y);
+              m.validation_loss = ev.loss;
+              m.validation_accuracy = ev.accuracy;
+              verdict = record_evaluation(self, st.batches, ev);
+            }
+          }
           m.elapsed_s
             = std::chrono::duration<double>(clock_type::now() - st.start)
                 .count();
@@ -442,7 +591,8 @@ void end_epoch(scheduler_pointer self) {
               caf::anon_send(st.driver, st.progress);
             caf::anon_send(st.driver, m);
           }
-          if (st.epoch + 1 >= st.spec().opts.epochs) {
+          if (st.epoch + 1 >= st.spec().opts.epochs
+              || verdict != stop_verdict::go_on) {
             auto flat = st.eval_params.flat();
             st.result.params.assign(flat.begin(), flat.end());
             finish(self, caf::error{});
@@ -469,7 +619,7 @@ caf::error no_workers_left(const scheduler_state& st) {
 void check_epoch_end(scheduler_pointer self) {
   auto& st = self->state;
   if (!st.started || st.starting || st.committing || st.ending
-      || st.recovery.active || st.cut.taking)
+      || st.recovery.active || st.cut.taking || st.evaluating)
     return;
   bool any_live = false;
   for (auto& slot : st.slots) {
@@ -524,6 +674,7 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
       }
       st.cut = cut_state{};
       st.epoch_disturbed = false;
+      st.progress_at_epoch = st.progress;
       // An epoch resumed from a cut inside it goes on from each worker's
       // position: its clocks (never back), and the seconds trained before.
       auto carry = std::exchange(st.carry, {});
@@ -628,8 +779,7 @@ void hand_out(scheduler_pointer self) {
     st.in_process &= s.shares_memory && !s.remote && s.node == node;
   for (auto& w : st.slots)
     st.in_process &= w.shares_memory && !w.remote && w.node == node;
-  st.parts = partition_rows(
-    spec.data.rows, spec.workers, spec.opts.scheme, spec.opts.seed);
+  st.parts = partition_training_rows(spec.opts, spec.data.rows, spec.workers);
   for (uint32_t w = 0; w < st.slots.size(); ++w) {
     auto& slot = st.slots[w];
     if (!slot.live)
@@ -742,8 +892,10 @@ void begin_recovery(
     rec.epoch = st.epoch;
     ++st.generation;
     st.starting = st.committing = st.ending = false;
-    // A cut under way is given up: every worker halts anyway.
+    // A cut or an evaluation under way is given up: every worker halts
+    // anyway.
     st.cut = cut_state{};
+    st.evaluating = false;
     try {
       rec.from = restore_point(self);
     } catch (const std::exception& e) {
@@ -1297,6 +1449,7 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
       st.release();
       check_epoch_end(self);
       maybe_cut(self);
+      maybe_evaluate(self);
     },
     commit_atom::value, req);
 }
@@ -1338,10 +1491,12 @@ scheduler_internal::behavior_type scheduler_behavior(
       slot.clock = c;
       ++slot.epoch_clock;
       slot.clock_wait = true;
+      st.batches += unit_batches(st, w);
       if (cut_due(st, clock_type::now()))
         st.cut.holding = true;
       st.release();
       maybe_cut(self);
+      maybe_evaluate(self);
       return caf::unit;
     },
     [=](epoch_atom, epoch_report& r) -> caf::result<void> {
@@ -1370,6 +1525,14 @@ scheduler_internal::behavior_type scheduler_behavior(
       st.progress.rows += p.rows;
       st.progress.loss_sum += p.loss_sum;
       st.progress_changed = true;
+      if (rules_of(st.mode.mode).in_place && st.started) {
+        // Hogwild! has no clocks: its batches are counted from progress.
+        auto b = st.spec().opts.batch_size;
+        st.batch_rows += p.rows;
+        st.batches += st.batch_rows / b;
+        st.batch_rows %= b;
+        maybe_evaluate(self);
+      }
       return caf::unit;
     },
     [=](run_atom) -> caf::result<void> {
@@ -1445,6 +1608,9 @@ scheduler_internal::behavior_type scheduler(
   }
   st.net = make_model(cfg.spec.opts.model);
   st.eval_params = parameter_set{st.net->shapes()};
+  st.val_params = parameter_set{st.net->shapes()};
+  st.rule = stop_rule{cfg.spec.opts.validation};
+  st.next_eval = cfg.spec.opts.validation.every;
   parameter_set init{st.net->shapes()};
   st.net->initialize(init, cfg.spec.opts.seed);
   st.init.assign(init.flat().begin(), init.flat().end());

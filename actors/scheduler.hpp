@@ -18,6 +18,7 @@
 #include "linalg/data/dataset.hpp"
 #include "linalg/models/model.hpp"
 #include "linalg/train/consistency.hpp"
+#include "linalg/train/validation.hpp"
 #include "actors/checkpoint.hpp"
 #include "messages/job_messages.hpp"
 #include "messages/scheduler_actor.hpp"
@@ -50,6 +51,11 @@ struct scheduler_config {
   job_spec spec;
   /// Held-out data validated after each epoch; may be null.
   std::shared_ptr<const dataset> test;
+  /// The validation set (rows of the training set held out as
+  /// spec.opts.validation says: split_rows), evaluated every
+  /// spec.opts.validation.every batches and after each epoch, and what the
+  /// stopping rules look at; may be null.
+  std::shared_ptr<const dataset> validation;
   /// How long the scheduler waits for the job's shards and workers to
   /// register; zero waits as long as it takes. Default: zero.
   std::chrono::milliseconds join_timeout{0};
@@ -245,6 +251,18 @@ struct scheduler_state {
   std::unique_ptr<model> net;
   parameter_set eval_params;
   shard_stats stats;
+  /// Batches trained so far, all workers together (counted from clock
+  /// requests, under hogwild from progress), rows of hogwild progress not
+  /// counted in a batch yet, and the progress totals when the epoch began.
+  uint64_t batches = 0;
+  uint64_t batch_rows = 0;
+  progress_report progress_at_epoch;
+  /// When the next evaluation inside an epoch is due (batches), whether
+  /// one is under way, and the parameters it reads.
+  uint64_t next_eval = 0;
+  bool evaluating = false;
+  parameter_set val_params;
+  stop_rule rule{validation_options{}};
 
   static inline const char* name = "paramserv.scheduler";
 };

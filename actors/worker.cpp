@@ -134,8 +134,15 @@ void count_rows(worker_pointer self, size_t rows, double loss) {
   st.report.rows += rows;
   st.progress.rows += rows;
   st.progress.loss_sum += loss;
-  if (std::chrono::steady_clock::now() - st.progress_sent
-      >= ms(st.spec.progress_ms))
+  // Under hogwild the scheduler counts batches (for --eval-every) from
+  // progress: it comes at least every eval-every batches of all workers.
+  auto every = st.spec.opts.validation.every;
+  bool due
+    = every > 0 && st.rules.in_place
+      && st.progress.rows * st.spec.workers >= every * st.spec.opts.batch_size;
+  if (due
+      || std::chrono::steady_clock::now() - st.progress_sent
+           >= ms(st.spec.progress_ms))
     report_progress(self);
 }
 

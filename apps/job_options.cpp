@@ -106,6 +106,21 @@ po::options_description describe_job(train_cli& c, bool with_backend) {
      "passes over the training data")
     ("seed", po::value(&c.seed)->default_value(c.seed),
      "seed of every random choice (same seed, same model)")
+    ("validation-fraction",
+     po::value(&c.validation_fraction)->default_value(0.0, "0"),
+     "hold out this fraction of the training rows (seeded) as a validation "
+     "set, evaluated like the test set (0: none, but 5000 rows when "
+     "--target-accuracy or --patience needs one)")
+    ("target-accuracy",
+     po::value(&c.target_accuracy)->default_value(0.0, "0"),
+     "stop once the validation accuracy reaches this, save the model and "
+     "report the time it took as target_s (0: never)")
+    ("patience", po::value(&c.patience)->default_value(c.patience),
+     "stop after this many evaluations in a row without a better "
+     "validation accuracy (0: never)")
+    ("eval-every", po::value(&c.eval_every)->default_value(c.eval_every),
+     "also evaluate on the validation set every this many batches, all "
+     "workers together (0: at each epoch's end only)")
     ("save", po::value(&c.save),
      "save the trained model to this directory (manifest.json + .npy)")
     ("metrics", po::value(&c.metrics),
@@ -150,6 +165,10 @@ train_options to_train_options(
   opts.batch_size = c.batch_size;
   opts.epochs = c.epochs;
   opts.seed = c.seed;
+  opts.validation.fraction = c.validation_fraction;
+  opts.validation.target_accuracy = c.target_accuracy;
+  opts.validation.patience = c.patience;
+  opts.validation.every = c.eval_every;
   return opts;
 }
 
@@ -269,8 +288,9 @@ run_report::run_report(const train_cli& cli, const train_options& opts,
     modes_(ps ? mode_text(ps->modes) : "-"),
     // Rows all workers train per epoch: under overlap_reshuffle each
     // worker visits every row.
-    train_rows_(
-      rows_per_epoch(data.train.size(), ps ? ps->workers : 1, opts.scheme)),
+    held_(validation_rows(opts.validation, data.train.size())),
+    train_rows_(rows_per_epoch(
+      data.train.size() - held_, ps ? ps->workers : 1, opts.scheme)),
     prog_(opts.epochs, train_rows_, opts.batch_size),
     start_(std::chrono::steady_clock::now()) {
   if (!cli.metrics.empty())
@@ -283,6 +303,10 @@ run_report::run_report(const train_cli& cli, const train_options& opts,
     data.test ? data.test->size() : size_t{0}, data.train.features(),
     data.train.classes);
   topology_ = buf;
+  if (held_ > 0) {
+    std::snprintf(buf, sizeof(buf), " (%zu held out for validation)", held_);
+    topology_ += buf;
+  }
   if (ps) {
     std::snprintf(buf, sizeof(buf),
       ", mode %s, %zu workers, %zu shards, freq %s", modes_.c_str(),
@@ -293,6 +317,11 @@ run_report::run_report(const train_cli& cli, const train_options& opts,
 
 void run_report::header() const {
   std::printf("%s\n", topology_.c_str());
+  auto& v = opts_.validation;
+  if (held_ > 0 && v.fraction == 0)
+    std::printf("validation: %zu rows held out by default for %s (set "
+                "--validation-fraction to choose)\n",
+      held_, v.target_accuracy > 0 ? "--target-accuracy" : "--patience");
   std::fflush(stdout);
 }
 
@@ -307,7 +336,21 @@ local_hooks run_report::hooks() {
   result.on_progress = [this](uint64_t done, double loss_sum) {
     prog_.rows(done, loss_sum);
   };
+  result.on_eval = [this](const evaluation_record& e) {
+    evaluated(e);
+  };
   return result;
+}
+
+void run_report::evaluated(const evaluation_record& e) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf),
+    "eval epoch %llu batch %llu  validation_loss %.4f  validation_accuracy "
+    "%.4f  elapsed %.2fs",
+    static_cast<unsigned long long>(e.epoch),
+    static_cast<unsigned long long>(e.batches), e.loss, e.accuracy,
+    e.elapsed_s);
+  prog_.note(buf);
 }
 
 void run_report::epoch(const epoch_metrics& m) {
@@ -315,8 +358,10 @@ void run_report::epoch(const epoch_metrics& m) {
   if (metrics_)
     metrics_->write(m);
   if (m.samples_per_s > 0) {
-    train_s_ += train_rows_ / m.samples_per_s;
-    rows_ += train_rows_;
+    // A run stopped inside an epoch trained only part of it.
+    double rows = m.rows > 0 ? static_cast<double>(m.rows) : train_rows_;
+    train_s_ += rows / m.samples_per_s;
+    rows_ += rows;
   }
 }
 
@@ -326,7 +371,7 @@ void run_report::batch(size_t epoch, size_t done, size_t total, double loss) {
 
 void run_report::finish(const std::vector<epoch_metrics>& history,
   const parameter_set& params, const loaded_data& data,
-  const local_result* counters) {
+  const local_result* counters, stop_verdict stopped, double target_s) {
   double wall_s
     = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
         .count();
@@ -344,10 +389,22 @@ void run_report::finish(const std::vector<epoch_metrics>& history,
   auto& last = history.back();
   std::printf("summary backend=%s mode=%s model=%s epochs=%zu "
               "test_accuracy=%.4f test_loss=%.4f train_loss=%.4f wall_s=%.2f "
-              "train_s=%.2f samples_per_s=%.0f\n",
+              "train_s=%.2f samples_per_s=%.0f",
     backend_.c_str(), modes_.c_str(), cli_.model.c_str(), opts_.epochs,
     last.test_accuracy, last.test_loss, last.train_loss, wall_s, train_s_,
     train_s_ > 0 ? rows_ / train_s_ : 0.0);
+  auto& v = opts_.validation;
+  if (held_ > 0)
+    std::printf(" validation_accuracy=%.4f", last.validation_accuracy);
+  if (v.target_accuracy > 0 || v.patience > 0)
+    std::printf(" stop=%s", to_string(stopped));
+  if (v.target_accuracy > 0) {
+    if (target_s >= 0)
+      std::printf(" target_s=%.2f", target_s);
+    else
+      std::printf(" target_s=never");
+  }
+  std::printf("\n");
   std::fflush(stdout);
 }
 

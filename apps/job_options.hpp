@@ -57,6 +57,10 @@ struct train_cli {
   size_t batch_size = 64;
   size_t epochs = 10;
   uint64_t seed = 1;
+  double validation_fraction = 0;
+  double target_accuracy = 0;
+  size_t patience = 0;
+  size_t eval_every = 0;
   std::string save;
   std::string metrics;
 };
@@ -124,10 +128,15 @@ public:
   /// After a batch of the sequential trainer.
   void batch(size_t epoch, size_t done, size_t total, double loss);
 
-  /// Saves the model (--save) and prints the counters and the summary.
+  /// After each evaluation on the validation set.
+  void evaluated(const evaluation_record& e);
+
+  /// Saves the model (--save) and prints the counters and the summary:
+  /// why the run stopped and, with --target-accuracy, when it reached it
+  /// (target_s; negative: never).
   void finish(const std::vector<epoch_metrics>& history,
     const parameter_set& params, const loaded_data& data,
-    const local_result* counters);
+    const local_result* counters, stop_verdict stopped, double target_s);
 
 private:
   const train_cli& cli_;
@@ -135,12 +144,13 @@ private:
   std::string backend_;
   std::string modes_;
   std::string topology_;
+  size_t held_ = 0;
   size_t train_rows_;
   progress prog_;
   std::unique_ptr<metrics_writer> metrics_;
   std::chrono::steady_clock::time_point start_;
   double train_s_ = 0;
-  size_t rows_ = 0;
+  double rows_ = 0;
 };
 
 } // namespace paramserv::app

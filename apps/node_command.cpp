@@ -303,6 +303,9 @@ int run(int argc, char** argv) {
   scheduler_config sc;
   sc.spec = spec;
   sc.test = test;
+  if (validation_rows(opts.validation, train->size()) > 0)
+    sc.validation
+      = std::make_shared<const dataset>(validation_set(opts, *train));
   sc.join_timeout = join_timeout;
   sc.secret = net.secret;
   sc.checkpoint_dir = lopts.checkpoints.dir;
@@ -326,7 +329,8 @@ int run(int argc, char** argv) {
     actors = spawn_roles(sys, r, ncli, scheduler, node);
     report.header();
     auto result = drive_job(sys, scheduler, opts.model, report.hooks());
-    report.finish(result.history, result.params, *data, &result);
+    report.finish(result.history, result.params, *data, &result, result.stopped,
+      result.target_s);
   } catch (const std::exception& e) {
     anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
     for (auto& s : actors.shards)

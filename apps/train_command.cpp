@@ -57,7 +57,7 @@ int run(int argc, char** argv) {
     if (data.test)
       test_ptr = std::make_shared<const dataset>(std::move(*data.test));
     auto r = train_local(opts, lopts, train_ptr, test_ptr, report.hooks());
-    report.finish(r.history, r.params, data, &r);
+    report.finish(r.history, r.params, data, &r, r.stopped, r.target_s);
   } else {
     sequential_trainer trainer{opts, data.train};
     auto history = trainer.run(
@@ -67,8 +67,12 @@ int run(int argc, char** argv) {
       },
       [&](size_t e, size_t done, size_t total, double loss) {
         report.batch(e, done, total, loss);
+      },
+      [&](const evaluation_record& e) {
+        report.evaluated(e);
       });
-    report.finish(history, trainer.params(), data, nullptr);
+    report.finish(history, trainer.params(), data, nullptr, trainer.stopped(),
+      trainer.target_s());
   }
   return 0;
 }

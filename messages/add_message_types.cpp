@@ -38,6 +38,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<row_handover>("paramserv::row_handover");
   cfg.add_message_type<shard_moved>("paramserv::shard_moved");
   cfg.add_message_type<epoch_metrics>("paramserv::epoch_metrics");
+  cfg.add_message_type<evaluation_record>("paramserv::evaluation_record");
   cfg.add_message_type<std::vector<epoch_metrics>>(
     "std::vector<paramserv::epoch_metrics>");
   cfg.add_message_type<run_result>("paramserv::run_result");

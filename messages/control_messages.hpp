@@ -9,6 +9,7 @@
 
 #include "linalg/train/metrics.hpp"
 #include "linalg/train/consistency.hpp"
+#include "linalg/train/validation.hpp"
 #include "messages/fields.hpp"
 
 namespace paramserv {
@@ -199,10 +200,16 @@ struct run_result {
   /// Requests sent again after a timeout, and duplicate pushes received.
   uint64_t retried = 0;
   uint64_t duplicates = 0;
+  /// The evaluations on the validation set, why the run stopped, and when
+  /// it reached its target accuracy (seconds since the first batch;
+  /// negative: never).
+  std::vector<evaluation_record> evaluations;
+  stop_verdict stopped = stop_verdict::go_on;
+  double target_s = -1;
 
   auto fields() {
-    return std::tie(
-      history, params, dropped, lost, rejected, log, job, retried, duplicates);
+    return std::tie(history, params, dropped, lost, rejected, log, job, retried,
+      duplicates, evaluations, stopped, target_s);
   }
 };
 
@@ -248,7 +255,15 @@ typename Inspector::result_type inspect(Inspector& f, epoch_metrics& x) {
     on_wire(x.samples_per_s), on_wire(x.lr), x.pushes,
     on_wire(x.mean_staleness), x.max_staleness, x.max_clock_gap, x.max_read_lag,
     x.skipped, x.workers, x.workers_lost, x.rows, x.rows_reassigned,
-    x.shards_restored, on_wire(x.recovery_s));
+    x.shards_restored, on_wire(x.recovery_s), on_wire(x.validation_loss),
+    on_wire(x.validation_accuracy));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, evaluation_record& x) {
+  using detail::on_wire;
+  return f(caf::meta::type_name("evaluation_record"), x.epoch, x.batches,
+    on_wire(x.elapsed_s), on_wire(x.loss), on_wire(x.accuracy));
 }
 
 } // namespace paramserv

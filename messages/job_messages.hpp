@@ -282,9 +282,17 @@ typename Inspector::result_type inspect(Inspector& f, lr_schedule& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, validation_options& x) {
+  using detail::on_wire;
+  return f(caf::meta::type_name("validation_options"), on_wire(x.fraction),
+    on_wire(x.target_accuracy), x.patience, x.every);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, train_options& x) {
   return f(caf::meta::type_name("train_options"), x.model, x.optimizer,
-    x.schedule, x.batch_size, x.epochs, x.seed, detail::on_wire(x.scheme));
+    x.schedule, x.batch_size, x.epochs, x.seed, detail::on_wire(x.scheme),
+    x.validation);
 }
 
 template <class Inspector>

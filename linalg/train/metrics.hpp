@@ -51,15 +51,36 @@ struct epoch_metrics {
   /// and the seconds from the loss until training went on.
   uint64_t shards_restored = 0;
   double recovery_s = 0;
+  /// Loss and accuracy on the validation set at the end of the epoch (0
+  /// without one).
+  double validation_loss = 0;
+  double validation_accuracy = 0;
 
   friend bool operator==(const epoch_metrics&, const epoch_metrics&) = default;
+};
+
+/// One evaluation on the validation set (every --eval-every batches and at
+/// each epoch's end). A message too.
+struct evaluation_record {
+  /// One-based epoch it was taken in.
+  uint64_t epoch = 0;
+  /// Batches trained so far, all workers together.
+  uint64_t batches = 0;
+  /// Wall time since training started, this evaluation included.
+  double elapsed_s = 0;
+  double loss = 0;
+  double accuracy = 0;
+
+  friend bool operator==(const evaluation_record&, const evaluation_record&)
+    = default;
 };
 
 /// Writes epoch_metrics as CSV, one row per epoch, flushed as it goes so a
 /// running job can be watched. Columns:
 /// epoch,elapsed_s,train_loss,test_loss,test_accuracy,samples_per_s,lr,
 /// pushes,mean_staleness,max_staleness,max_clock_gap,max_read_lag,skipped,
-/// workers,workers_lost,rows,rows_reassigned,shards_restored,recovery_s
+/// workers,workers_lost,rows,rows_reassigned,shards_restored,recovery_s,
+/// validation_loss,validation_accuracy
 class metrics_writer {
 public:
   /// Opens (truncates) `path` and writes the header.

@@ -11,6 +11,7 @@
 #include "linalg/optim/optimizer.hpp"
 #include "linalg/core/parameter_set.hpp"
 #include "linalg/train/train_options.hpp"
+#include "linalg/train/validation.hpp"
 
 namespace paramserv {
 
@@ -37,10 +38,17 @@ public:
   /// @throws std::invalid_argument for invalid options.
   sequential_trainer(const train_options& opts, const dataset& train);
 
+  /// Called after every evaluation on the validation set.
+  using eval_hook = std::function<void(const evaluation_record&)>;
+
   /// Trains opts.epochs epochs, evaluating on `test` (if not null) after
-  /// each one. Returns the metrics of every epoch.
+  /// each one, and on the validation set (opts.validation) every
+  /// opts.validation.every batches and after each epoch; stops early when
+  /// a stopping rule says so (the last epoch's metrics then cover the
+  /// batches trained). Returns the metrics of every epoch.
   std::vector<epoch_metrics> run(const dataset* test,
-    const epoch_hook& on_epoch = {}, const batch_hook& on_batch = {});
+    const epoch_hook& on_epoch = {}, const batch_hook& on_batch = {},
+    const eval_hook& on_eval = {});
 
   /// Trains one epoch (zero-based `epoch`); returns the mean loss over its
   /// rows, the rows trained and the updates applied.
@@ -53,6 +61,24 @@ public:
 
   const parameter_set& params() const {
     return params_;
+  }
+
+  /// The validation set held out of the training set (empty: none).
+  const dataset& validation() const {
+    return validation_;
+  }
+
+  /// After run: its evaluations, why it stopped (go_on: its epochs ran
+  /// out) and when a --target-accuracy was reached (seconds since the
+  /// first batch, evaluations included; negative: never).
+  const std::vector<evaluation_record>& evaluations() const {
+    return evaluations_;
+  }
+  stop_verdict stopped() const {
+    return stopped_;
+  }
+  double target_s() const {
+    return target_s_;
   }
 
   model& net() {
@@ -69,6 +95,14 @@ private:
   std::vector<uint32_t> rows_;
   arma::fmat batch_;
   std::vector<uint32_t> labels_;
+  dataset validation_;
+  /// Batches trained in this run; a batch hook sets stop_ to end the epoch
+  /// early.
+  uint64_t batches_ = 0;
+  bool stop_ = false;
+  std::vector<evaluation_record> evaluations_;
+  stop_verdict stopped_ = stop_verdict::go_on;
+  double target_s_ = -1;
 };
 
 } // namespace paramserv

@@ -31,12 +31,25 @@ void validate(const train_options& opts) {
                                 + known_update_rules() + ")");
   opts.optimizer.validate();
   opts.schedule.validate();
+  auto& v = opts.validation;
+  if (!(v.fraction >= 0 && v.fraction < 1))
+    throw std::invalid_argument("--validation-fraction: must be in [0, 1), got "
+                                + std::to_string(v.fraction));
+  if (!(v.target_accuracy >= 0 && v.target_accuracy <= 1))
+    throw std::invalid_argument("--target-accuracy: must be in [0, 1], got "
+                                + std::to_string(v.target_accuracy));
 }
 
 void validate(const train_options& opts, const dataset& train) {
   validate(opts);
   if (train.size() == 0)
     throw std::invalid_argument("the training set is empty");
+  auto& v = opts.validation;
+  if ((v.fraction > 0 || v.target_accuracy > 0 || v.patience > 0)
+      && train.size() < 2)
+    throw std::invalid_argument("--validation-fraction: the training set has "
+                                + std::to_string(train.size())
+                                + " row, none to hold out");
   if (opts.model.inputs != train.features())
     throw std::invalid_argument(
       "the model expects " + std::to_string(opts.model.inputs)

@@ -11,6 +11,26 @@
 
 namespace paramserv {
 
+/// A validation set and the rules that stop a run on it (see
+/// linalg/train/validation.hpp). Plain struct.
+struct validation_options {
+  /// Fraction of the training rows held out for validation, seeded. 0:
+  /// none, unless a stopping rule below needs one (then
+  /// default_validation_rows). Default: 0.
+  double fraction = 0;
+  /// Stop once the validation accuracy reaches this; 0: never. Default: 0.
+  double target_accuracy = 0;
+  /// Stop after this many evaluations in a row without a better validation
+  /// accuracy; 0: never. Default: 0.
+  size_t patience = 0;
+  /// Also evaluate every this many batches, counted over all workers
+  /// together; 0: at each epoch's end only. Default: 0.
+  size_t every = 0;
+
+  friend bool operator==(const validation_options&, const validation_options&)
+    = default;
+};
+
 /// What to train and how: the options every backend shares. Plain struct,
 /// defaults in-class (cf. leveldb::Options).
 struct train_options {
@@ -28,6 +48,8 @@ struct train_options {
   uint64_t seed = 1;
   /// How rows are split among workers. Default: disjoint_contiguous.
   partition_scheme scheme = partition_scheme::disjoint_contiguous;
+  /// Validation set and stopping rules. Default: none.
+  validation_options validation;
 
   friend bool operator==(const train_options&, const train_options&) = default;
 };

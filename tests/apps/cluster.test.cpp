@@ -273,7 +273,8 @@ TEST_CASE("a worker node killed mid-run leaves a finished run that says so") {
     std::string header, row;
     std::getline(in, header);
     CHECK(header.ends_with(",workers,workers_lost,rows,rows_reassigned,"
-                           "shards_restored,recovery_s"));
+                           "shards_restored,recovery_s,validation_loss,"
+                           "validation_accuracy"));
     auto cells = [](const std::string& line) {
       std::vector<std::string> result;
       std::stringstream in(line);

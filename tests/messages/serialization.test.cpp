@@ -411,8 +411,10 @@ run_result sample(const std::vector<caf::actor>&) {
   m.skipped = 1;
   m.workers = 3;
   m.workers_lost = 1;
-  return {
-    {m, m}, {1.0f, 2.0f}, 3, 4, 5, {"epoch 1: mode bsp", ""}, 0xfeed, 6, 7};
+  m.validation_accuracy = 0.75;
+  evaluation_record e{2, 300, 1.5, 0.25, 0.875};
+  return {{m, m}, {1.0f, 2.0f}, 3, 4, 5, {"epoch 1: mode bsp", ""}, 0xfeed, 6,
+    7, {e}, stop_verdict::target, 1.5};
 }
 
 template <>
@@ -601,13 +603,14 @@ TEST_CASE("a message claiming a huge vector or string is refused before "
     r.log = {"x"};
     r.job = 7;
     auto rbuf = f.serialize(r);
-    // The last 33 bytes are the line's length (8), its one character, the
-    // job (8) and the two counters (8 each).
-    constexpr size_t tail = 8 + 1 + 8 + 16;
+    // The last 50 bytes are the line's length (8), its one character, the
+    // job (8), the two counters (8 each), no evaluations (8), the stop
+    // verdict (1) and target_s (8).
+    constexpr size_t tail = 8 + 1 + 8 + 16 + 8 + 1 + 8;
     REQUIRE(rbuf.size() >= tail);
     REQUIRE(length_at(rbuf, rbuf.size() - tail) == 1);
     REQUIRE(rbuf[rbuf.size() - tail + 8] == 'x');
-    REQUIRE(length_at(rbuf, rbuf.size() - 24) == 7);
+    REQUIRE(length_at(rbuf, rbuf.size() - tail + 9) == 7);
     std::memset(rbuf.data() + rbuf.size() - tail, 0xff, 8);
     run_result rback;
     CHECK(f.deserialize(rbuf, rback) == caf::sec::invalid_argument);
@@ -654,10 +657,11 @@ TEST_CASE("a message claiming a huge float buffer inside a nested job "
     // inputs 8, hidden: 8 + 0, classes 8, act: an int enum, 4), the
     // optimizer (kind "sgd": 8 + 3, and five floats), the lr schedule (kind 4,
     // base 4, step_epochs 8, gamma 4, epochs 8), batch_size, epochs and
-    // seed (8 each), the scheme (an int enum, 4).
+    // seed (8 each), the scheme (an int enum, 4), the validation options
+    // (two doubles, two uint64: 8 each).
     constexpr size_t model = (8 + 3) + 8 + (8 + 0) + 8 + 4;
     constexpr size_t opts
-      = model + ((8 + 3) + 5 * 4) + (4 + 4 + 8 + 4 + 8) + 3 * 8 + 4;
+      = model + ((8 + 3) + 5 * 4) + (4 + 4 + 8 + 4 + 8) + 3 * 8 + 4 + 4 * 8;
     // The mode schedule: its length and one switch (a uint8 mode, a uint32
     // param, a uint64 epoch); freq (uint8), nbatches (8), shards and
     // workers (4 each).
