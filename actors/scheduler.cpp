@@ -518,6 +518,8 @@ void end_epoch(scheduler_pointer self) {
           epoch_metrics m;
           m.epoch = st.epoch + 1;
           m.lr = st.spec().opts.schedule.at(st.epoch);
+          if (rules_of(st.mode.mode).buffered && st.last_lr > 0)
+            m.lr = st.last_lr; // scaled with the workers (lr_factor)
           uint64_t rows = 0;
           double loss = 0, staleness = st.stats.staleness_sum;
           uint64_t measured = st.stats.measured;
@@ -717,7 +719,9 @@ void start_epoch(scheduler_pointer self, size_t epoch) {
         send_plan(self, slot, std::move(plan));
       }
     },
-    mode_atom::value, shard_mode{st.spec().job, st.mode.mode, lr});
+    mode_atom::value,
+    shard_mode{st.spec().job, st.mode.mode, lr, st.spec().opts.remedy,
+      st.spec().opts.dc_lambda});
 }
 
 // Starts the job (and its clock) once it is ready, it has a driver, and
@@ -780,6 +784,10 @@ void hand_out(scheduler_pointer self) {
   for (auto& w : st.slots)
     st.in_process &= w.shares_memory && !w.remote && w.node == node;
   st.parts = partition_training_rows(spec.opts, spec.data.rows, spec.workers);
+  st.epoch_batches = 0;
+  for (auto& part : st.parts)
+    st.epoch_batches
+      += (part.size() + spec.opts.batch_size - 1) / spec.opts.batch_size;
   for (uint32_t w = 0; w < st.slots.size(); ++w) {
     auto& slot = st.slots[w];
     if (!slot.live)
@@ -1431,6 +1439,27 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
   req.job = st.spec().job;
   req.round = ++st.round;
   req.workers = included;
+  // The epoch's rate, scaled with the workers this commit averages and
+  // warmed up over the first epochs. Progress in epochs comes from the
+  // epoch and its clocks (not a count since the start), so that a resumed
+  // run gets the same rates.
+  auto& opts = st.spec().opts;
+  // The clocks finished before this one: the first commit of a run is at
+  // 0 epochs.
+  uint64_t in_epoch = 0;
+  for (uint32_t w = 0; w < st.slots.size(); ++w)
+    in_epoch += st.slots[w].epoch_clock * unit_batches(st, w);
+  for (auto w : included)
+    in_epoch -= std::min(in_epoch, unit_batches(st, w));
+  double progress
+    = static_cast<double>(st.epoch)
+      + (st.epoch_batches > 0
+            ? static_cast<double>(in_epoch) / st.epoch_batches
+            : 0.0);
+  req.lr = static_cast<float>(
+    opts.schedule.at(st.epoch)
+    * lr_factor(opts.scaling, included.size(), opts.warmup_epochs, progress));
+  st.last_lr = req.lr;
   for (auto w : late) {
     // The push this worker is computing (its next clock) is late.
     auto& slot = st.slots[w];

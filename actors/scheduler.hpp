@@ -256,6 +256,10 @@ struct scheduler_state {
   /// counted in a batch yet, and the progress totals when the epoch began.
   uint64_t batches = 0;
   uint64_t batch_rows = 0;
+  /// Batches of an epoch, all workers together (what warm-up counts
+  /// epochs in), and the rate of the last synchronous commit.
+  uint64_t epoch_batches = 0;
+  float last_lr = 0;
   progress_report progress_at_epoch;
   /// When the next evaluation inside an epoch is due (batches), whether
   /// one is under way, and the parameters it reads.

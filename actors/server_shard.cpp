@@ -81,16 +81,20 @@ caf::error check_push(const server_shard_state& st, const gradient_push& p) {
   return {};
 }
 
-void record_staleness(server_shard_state& st, uint64_t pulled) {
+// Records (and returns) the staleness of an update computed from version
+// `pulled`: the updates applied since.
+uint64_t record_staleness(server_shard_state& st, uint64_t pulled) {
   uint64_t now = st.mem->version.load(std::memory_order_relaxed);
   uint64_t staleness = now > pulled ? now - pulled : 0;
   ++st.stats.measured;
   st.stats.staleness_sum += static_cast<double>(staleness);
   st.stats.max_staleness = std::max(st.stats.max_staleness, staleness);
+  return staleness;
 }
 
-void apply_update(server_shard_state& st, const std::vector<float>& gradient) {
-  st.mem->opt->update(st.mem->values, gradient, st.lr);
+void apply_update(
+  server_shard_state& st, const std::vector<float>& gradient, float lr) {
+  st.mem->opt->update(st.mem->values, gradient, lr);
   st.mem->version.fetch_add(1, std::memory_order_relaxed);
   ++st.stats.updates;
 }
@@ -229,8 +233,27 @@ server_shard_internal::behavior_type server_shard(
       st.received[p.worker] = p.clock;
       ++st.stats.pushes;
       if (!st.rules.buffered) {
-        record_staleness(st, p.version);
-        apply_update(st, p.values.get());
+        auto staleness = record_staleness(st, p.version);
+        float lr = stale_lr(st.remedy, st.lr, staleness);
+        if (st.remedy == staleness_remedy::dc && staleness > 0) {
+          // DC-ASGD: the gradient moved towards the current values from
+          // those it was computed from (the worker's pulled backup).
+          auto& mine = st.backups[p.worker];
+          auto then = std::find_if(mine.begin(), mine.end(), [&](auto& b) {
+            return b.first == p.version;
+          });
+          if (then != mine.end()) {
+            st.mean.assign(p.values.get().begin(), p.values.get().end());
+            compensate_delay(st.mean.data(), st.mem->values.data(),
+              then->second.data(), st.mean.size(), st.dc_lambda);
+            apply_update(st, st.mean, lr);
+          } else {
+            ++st.uncompensated;
+            apply_update(st, p.values.get(), lr);
+          }
+        } else {
+          apply_update(st, p.values.get(), lr);
+        }
         st.applied[p.worker] = std::max(st.applied[p.worker], p.clock);
       } else if (p.clock <= st.drop_until[p.worker]) {
         ++st.stats.dropped; // late under sbp: its clock was committed
@@ -271,6 +294,16 @@ server_shard_internal::behavior_type server_shard(
       if (st.snapshot_version != now || st.rules.in_place) {
         st.snapshot.refill(st.mem->values);
         st.snapshot_version = now;
+      }
+      if (st.remedy == staleness_remedy::dc && p.reader != scheduler_reader
+          && p.reader < st.backups.size() && !st.rules.in_place) {
+        // What this worker's next pushes are computed from; pipelined asp
+        // may push a unit computed from the pull before the last.
+        auto& mine = st.backups[p.reader];
+        if (mine.empty() || mine.back().first != now)
+          mine.emplace_back(now, st.snapshot);
+        if (mine.size() > 3)
+          mine.erase(mine.begin());
       }
       return parameter_slice{st.job, now, st.snapshot, st.applied};
     },
@@ -336,10 +369,11 @@ server_shard_internal::behavior_type server_shard(
           st.applied[w] = std::max(st.applied[w], st.pending[w]->clock);
         }
       }
+      float lr = c.lr > 0 ? c.lr : st.lr;
       if (parts.size() == 1) {
         record_staleness(st, parts[0]->version);
         apply_update(
-          st, parts[0]->values.get()); // exactly the worker's gradient
+          st, parts[0]->values.get(), lr); // exactly the worker's gradient
       } else if (!parts.empty()) {
         st.mean.assign(st.mem->values.size(), 0.0f);
         for (auto* part : parts) {
@@ -351,7 +385,7 @@ server_shard_internal::behavior_type server_shard(
           for (size_t i = 0; i < st.mean.size(); ++i)
             m[i] += weight * g[i];
         }
-        apply_update(st, st.mean);
+        apply_update(st, st.mean, lr);
       }
       for (auto w : c.workers)
         if (w < st.pending.size())
@@ -380,6 +414,9 @@ server_shard_internal::behavior_type server_shard(
         return err;
       st.rules = rules_of(m.mode);
       st.lr = m.lr;
+      st.remedy = m.remedy;
+      st.dc_lambda = m.dc_lambda;
+      st.backups.assign(st.pending.size(), {});
       // A snapshot never outlives a mode: in-place epochs change the values
       // behind the shard's back.
       st.snapshot_version = UINT64_MAX;

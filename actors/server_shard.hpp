@@ -53,6 +53,13 @@ struct server_shard_state {
   std::vector<caf::actor> roster;
   mode_rules rules = rules_of(consistency::bsp);
   float lr = 0;
+  staleness_remedy remedy = staleness_remedy::none;
+  float dc_lambda = 0;
+  /// DC-ASGD: per worker, the values of the versions it pulled last (the
+  /// w_then of its next pushes), newest last.
+  std::vector<std::vector<std::pair<uint64_t, shared_floats>>> backups;
+  /// Pushes whose version had no backup left (not compensated).
+  uint64_t uncompensated = 0;
   std::vector<std::optional<pending_push>> pending;
   /// Per worker: its pushes with a clock up to this one are late (sbp).
   std::vector<uint64_t> drop_until;

@@ -106,6 +106,20 @@ po::options_description describe_job(train_cli& c, bool with_backend) {
      "passes over the training data")
     ("seed", po::value(&c.seed)->default_value(c.seed),
      "seed of every random choice (same seed, same model)")
+    ("lr-scaling", po::value(&c.lr_scaling)->default_value(c.lr_scaling),
+     "bsp and sbp: none|linear|sqrt, the learning rate times 1, k or "
+     "sqrt(k) for a commit averaging k workers' gradients")
+    ("warmup-epochs",
+     po::value(&c.warmup_epochs)->default_value(c.warmup_epochs),
+     "epochs over which --lr-scaling's factor grows linearly from 1 "
+     "(0: from the start)")
+    ("staleness-remedy",
+     po::value(&c.staleness_remedy)->default_value(c.staleness_remedy),
+     "asp, ssp (and hogwild across processes): none|divide|dc, what the "
+     "shards do about a push's staleness s: nothing, divide its step by s, "
+     "or delay compensation (DC-ASGD)")
+    ("dc-lambda", po::value(&c.dc_lambda)->default_value(c.dc_lambda),
+     "DC-ASGD's lambda (--staleness-remedy dc)")
     ("validation-fraction",
      po::value(&c.validation_fraction)->default_value(0.0, "0"),
      "hold out this fraction of the training rows (seeded) as a validation "
@@ -165,6 +179,11 @@ train_options to_train_options(
   opts.batch_size = c.batch_size;
   opts.epochs = c.epochs;
   opts.seed = c.seed;
+  opts.scaling = parse_flag<lr_scaling>("--lr-scaling", c.lr_scaling);
+  opts.warmup_epochs = c.warmup_epochs;
+  opts.remedy
+    = parse_flag<staleness_remedy>("--staleness-remedy", c.staleness_remedy);
+  opts.dc_lambda = c.dc_lambda;
   opts.validation.fraction = c.validation_fraction;
   opts.validation.target_accuracy = c.target_accuracy;
   opts.validation.patience = c.patience;

@@ -57,6 +57,10 @@ struct train_cli {
   size_t batch_size = 64;
   size_t epochs = 10;
   uint64_t seed = 1;
+  std::string lr_scaling = to_string(train_options{}.scaling);
+  double warmup_epochs = train_options{}.warmup_epochs;
+  std::string staleness_remedy = to_string(train_options{}.remedy);
+  float dc_lambda = train_options{}.dc_lambda;
   double validation_fraction = 0;
   double target_accuracy = 0;
   size_t patience = 0;

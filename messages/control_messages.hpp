@@ -113,9 +113,13 @@ struct shard_mode {
   uint64_t job = 0;
   consistency mode = consistency::bsp;
   float lr = 0;
+  /// What a push applied on arrival does about its staleness, and
+  /// DC-ASGD's lambda (see linalg/optim/parallel_lr.hpp).
+  staleness_remedy remedy = staleness_remedy::none;
+  float dc_lambda = 0;
 
   auto fields() {
-    return std::tie(job, mode, lr);
+    return std::tie(job, mode, lr, remedy, dc_lambda);
   }
 };
 
@@ -147,9 +151,12 @@ struct commit_request {
   uint64_t round = 0;
   std::vector<uint32_t> workers;
   std::vector<uint64_t> late;
+  /// The learning rate of this update (the epoch's, scaled with the
+  /// workers it averages: lr_factor); 0: the mode's.
+  float lr = 0;
 
   auto fields() {
-    return std::tie(job, round, workers, late);
+    return std::tie(job, round, workers, late, lr);
   }
 };
 

@@ -31,6 +31,12 @@ void validate(const train_options& opts) {
                                 + known_update_rules() + ")");
   opts.optimizer.validate();
   opts.schedule.validate();
+  if (!(opts.warmup_epochs >= 0) || !std::isfinite(opts.warmup_epochs))
+    throw std::invalid_argument("--warmup-epochs: must be >= 0, got "
+                                + std::to_string(opts.warmup_epochs));
+  if (!(opts.dc_lambda >= 0) || !std::isfinite(opts.dc_lambda))
+    throw std::invalid_argument(
+      "--dc-lambda: must be >= 0, got " + std::to_string(opts.dc_lambda));
   auto& v = opts.validation;
   if (!(v.fraction >= 0 && v.fraction < 1))
     throw std::invalid_argument("--validation-fraction: must be in [0, 1), got "

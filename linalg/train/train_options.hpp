@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "linalg/optim/lr_schedule.hpp"
+#include "linalg/optim/parallel_lr.hpp"
 #include "linalg/data/dataset.hpp"
 #include "linalg/models/model.hpp"
 #include "linalg/optim/optimizer.hpp"
@@ -50,6 +51,15 @@ struct train_options {
   partition_scheme scheme = partition_scheme::disjoint_contiguous;
   /// Validation set and stopping rules. Default: none.
   validation_options validation;
+  /// Learning-rate scaling of the synchronous modes with the workers a
+  /// commit averages, and its warm-up in epochs (see parallel_lr.hpp).
+  /// Default: linear, 1 epoch.
+  lr_scaling scaling = lr_scaling::linear;
+  double warmup_epochs = 1;
+  /// What the shards do about an asynchronous push's staleness, and
+  /// DC-ASGD's lambda. Default: none.
+  staleness_remedy remedy = staleness_remedy::none;
+  float dc_lambda = 0.04f;
 
   friend bool operator==(const train_options&, const train_options&) = default;
 };

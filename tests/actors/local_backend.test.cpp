@@ -191,6 +191,8 @@ TEST_CASE("a bsp run with k workers equals sequential sgd on the union "
     opts.schedule.base = 0.05f;
   }
   CAPTURE(k);
+  // Without scaling the rate: one step of the union batch per clock.
+  opts.scaling = lr_scaling::none;
   auto train = blobs(n, 2);
   auto expected = union_batch_reference(opts, k, *train);
   auto r = train_local(opts, local_with(k, "bsp@1"), train, nullptr);
@@ -718,4 +720,29 @@ TEST_CASE("a registered update rule updates the shards, and a job naming an "
   CHECK(why.find("\"test-never-registered\"") != std::string::npos);
   CHECK(why.find("test-doubled-sgd") != std::string::npos);
   unregister_update_rule("test-doubled-sgd");
+}
+
+TEST_CASE("bsp's learning rate scales with the workers a commit averages, "
+          "warmed up over the documented epochs") {
+  auto train = blobs(320, 3);
+  auto opts = small_options();
+  opts.epochs = 4;
+  opts.scaling = lr_scaling::linear;
+  opts.warmup_epochs = 2;
+  auto r = train_local(opts, local_with(2, "bsp@1"), train, nullptr);
+  REQUIRE(r.history.size() == 4);
+  float base = opts.schedule.base;
+  // Each epoch reports its last commit's rate: 2 workers of 160 rows, 10
+  // clocks an epoch; the last commit of epoch 1 is 0.9 epochs in.
+  CHECK(r.history[0].lr == doctest::Approx(base * (1.0 + 0.9 / 2)));
+  CHECK(r.history[1].lr == doctest::Approx(base * (1.0 + 1.9 / 2)));
+  CHECK(r.history[2].lr == static_cast<float>(2.0 * base));
+  CHECK(r.history[3].lr == static_cast<float>(2.0 * base));
+  opts.scaling = lr_scaling::sqrt;
+  opts.warmup_epochs = 0;
+  auto s = train_local(opts, local_with(2, "bsp@1"), train, nullptr);
+  CHECK(s.history[0].lr == static_cast<float>(std::sqrt(2.0) * base));
+  // Asynchronous modes never scale.
+  auto a = train_local(opts, local_with(2, "asp@1"), train, nullptr);
+  CHECK(a.history[0].lr == doctest::Approx(base));
 }

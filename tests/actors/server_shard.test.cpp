@@ -547,3 +547,72 @@ TEST_CASE("a push is applied once: one sent again is acknowledged unapplied, "
   CHECK(err);
   CHECK(f.push(f.make_push(0, 7, 0, 16, g)) == 3);
 }
+
+TEST_CASE("a push of staleness s is applied with the step its staleness "
+          "remedy documents") {
+  fixture f;
+  float lr = 0.5f;
+  auto g = random_floats(params, 9);
+  // Three updates by worker 1 take the shard to version 3; worker 0's push
+  // was computed from version 0: staleness 3.
+  auto advance = [&] {
+    for (uint64_t c = 1; c <= 3; ++c)
+      f.push(f.make_push(1, c, c - 1, 1, random_floats(params, 10 + c)));
+  };
+  SUBCASE("divide: the step is lr / s") {
+    f.ask<uint64_t>(mode_atom::value,
+      shard_mode{job, consistency::asp, lr, staleness_remedy::divide, 0});
+    advance();
+    auto before = f.pull().values.get();
+    f.push(f.make_push(0, 1, 0, 1, g));
+    auto after = f.pull().values.get();
+    for (size_t i = 0; i < params; ++i) {
+      CAPTURE(i);
+      CHECK(after[i] == before[i] - (lr / 3.0f) * g[i]);
+    }
+  }
+  SUBCASE("none: the step is lr") {
+    f.ask<uint64_t>(mode_atom::value,
+      shard_mode{job, consistency::asp, lr, staleness_remedy::none, 0});
+    advance();
+    auto before = f.pull().values.get();
+    f.push(f.make_push(0, 1, 0, 1, g));
+    auto after = f.pull().values.get();
+    for (size_t i = 0; i < params; ++i)
+      CHECK(after[i] == before[i] - lr * g[i]);
+  }
+  SUBCASE("dc: g + lambda * g * g * (w_now - w_then), w_then what worker 0 "
+          "pulled") {
+    float lambda = 2.0f;
+    f.ask<uint64_t>(mode_atom::value,
+      shard_mode{job, consistency::asp, lr, staleness_remedy::dc, lambda});
+    auto then = f.pull(0).values.get(); // version 0, as worker 0
+    advance();
+    auto now = f.pull().values.get();
+    f.push(f.make_push(0, 1, 0, 1, g));
+    auto after = f.pull().values.get();
+    for (size_t i = 0; i < params; ++i) {
+      CAPTURE(i);
+      float compensated = g[i] + lambda * g[i] * g[i] * (now[i] - then[i]);
+      CHECK(after[i] == now[i] - lr * compensated);
+      CHECK(now[i] != then[i]);
+    }
+  }
+}
+
+TEST_CASE("a commit applies the rate the scheduler scaled for it") {
+  fixture f;
+  f.set_mode(consistency::bsp, 0.5f);
+  auto g0 = random_floats(params, 21);
+  auto g1 = random_floats(params, 22);
+  f.push(f.make_push(0, 1, 0, 1, g0));
+  f.push(f.make_push(1, 1, 0, 1, g1));
+  auto before = f.pull().values.get();
+  f.ask<uint64_t>(
+    commit_atom::value, commit_request{job, 1, {0, 1}, {}, 1.0f});
+  auto after = f.pull().values.get();
+  for (size_t i = 0; i < params; ++i) {
+    float mean = 0.5f * g0[i] + 0.5f * g1[i];
+    CHECK(after[i] == before[i] - 1.0f * mean);
+  }
+}

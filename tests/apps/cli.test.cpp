@@ -330,6 +330,12 @@ TEST_CASE("--checkpoint-seconds cuts at the next clock boundary, and a run "
         == paramserv::test::tensors(whole.string()));
   for (auto [flags, why] : {
          std::pair{"--checkpoint-seconds -1", "--checkpoint-seconds: must be"},
+         std::pair{"--lr-scaling cubic", "--lr-scaling"},
+         std::pair{"--warmup-epochs -1", "--warmup-epochs: must be"},
+         std::pair{"--staleness-remedy wait", "--staleness-remedy"},
+         std::pair{"--dc-lambda -1", "--dc-lambda: must be"},
+         std::pair{"--validation-fraction 1", "--validation-fraction: must"},
+         std::pair{"--target-accuracy 1.5", "--target-accuracy: must be"},
          std::pair{"--on-worker-loss forget", "--on-worker-loss"},
          std::pair{"--inject-faults drop:push:7", "--inject-faults: "},
          std::pair{"--backend sequential --on-worker-loss reassign",

@@ -381,7 +381,7 @@ checkpoint_request sample(const std::vector<caf::actor>&) {
 
 template <>
 shard_mode sample(const std::vector<caf::actor>&) {
-  return {11, consistency::sbp, 0.5f};
+  return {11, consistency::sbp, 0.5f, staleness_remedy::dc, 0.25f};
 }
 
 template <>
@@ -391,7 +391,7 @@ progress_report sample(const std::vector<caf::actor>&) {
 
 template <>
 commit_request sample(const std::vector<caf::actor>&) {
-  return {11, 17, {0, 2}, {1, 5}};
+  return {11, 17, {0, 2}, {1, 5}, 0.125f};
 }
 
 template <>
@@ -576,10 +576,11 @@ TEST_CASE("a message claiming a huge vector or string is refused before "
           "anything is allocated") {
   fixture f;
   // commit_request: job (8 bytes), round (8), the workers' length (8) and
-  // ids (4 each), the late pairs' length (8) and clocks (8 each).
+  // ids (4 each), the late pairs' length (8) and clocks (8 each), the
+  // rate (4).
   commit_request commit{11, 17, {0, 4}, {1, 5}};
   auto buf = f.serialize(commit);
-  REQUIRE(buf.size() == 8 + 8 + (8 + 2 * 4) + (8 + 2 * 8));
+  REQUIRE(buf.size() == 8 + 8 + (8 + 2 * 4) + (8 + 2 * 8) + 4);
   constexpr size_t workers_at = 16;
   constexpr size_t late_at = workers_at + 8 + 2 * 4;
   REQUIRE(length_at(buf, workers_at) == 2);
@@ -658,10 +659,11 @@ TEST_CASE("a message claiming a huge float buffer inside a nested job "
     // optimizer (kind "sgd": 8 + 3, and five floats), the lr schedule (kind 4,
     // base 4, step_epochs 8, gamma 4, epochs 8), batch_size, epochs and
     // seed (8 each), the scheme (an int enum, 4), the validation options
-    // (two doubles, two uint64: 8 each).
+    // (two doubles, two uint64: 8 each), the lr scaling (1), warm-up (8),
+    // the staleness remedy (1) and lambda (4).
     constexpr size_t model = (8 + 3) + 8 + (8 + 0) + 8 + 4;
-    constexpr size_t opts
-      = model + ((8 + 3) + 5 * 4) + (4 + 4 + 8 + 4 + 8) + 3 * 8 + 4 + 4 * 8;
+    constexpr size_t opts = model + ((8 + 3) + 5 * 4) + (4 + 4 + 8 + 4 + 8)
+                            + 3 * 8 + 4 + 4 * 8 + 1 + 8 + 1 + 4;
     // The mode schedule: its length and one switch (a uint8 mode, a uint32
     // param, a uint64 epoch); freq (uint8), nbatches (8), shards and
     // workers (4 each).
@@ -696,10 +698,11 @@ TEST_CASE("a message claiming a huge float buffer inside a nested job "
 
 TEST_CASE("a message naming an enum value that does not exist is refused") {
   fixture f;
-  // shard_mode: job (8 bytes), then the mode (one byte).
+  // shard_mode: job (8 bytes), then the mode (one byte), the rate (4), the
+  // remedy (one byte) and lambda (4).
   shard_mode m{11, consistency::ssp, 0.5f};
   auto buf = f.serialize(m);
-  REQUIRE(buf.size() == 8 + 1 + 4);
+  REQUIRE(buf.size() == 8 + 1 + 4 + 1 + 4);
   shard_mode back;
   REQUIRE_FALSE(f.deserialize(buf, back));
   CHECK(back.mode == consistency::ssp);
@@ -724,10 +727,10 @@ TEST_CASE("a length claiming more elements than the message has bytes is "
           "refused before anything is allocated") {
   fixture f;
   // commit_request: job (8), round (8), the workers' length (8), then
-  // 4 bytes per worker. A length of 1000 in a message of 36 bytes.
+  // 4 bytes per worker. A length of 1000 in a message of 44 bytes.
   commit_request c{11, 2, {1, 2}, {}};
   auto buf = f.serialize(c);
-  REQUIRE(buf.size() == 8 + 8 + 8 + 2 * 4 + 8);
+  REQUIRE(buf.size() == 8 + 8 + 8 + 2 * 4 + 8 + 4);
   uint64_t claimed = 1000;
   for (int i = 0; i < 8; ++i) // network byte order
     buf[16 + i] = static_cast<char>((claimed >> (8 * (7 - i))) & 0xff);
