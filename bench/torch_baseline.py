@@ -80,6 +80,13 @@ def parse_args():
                    help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--data", default=DEFAULT_DATA,
                    help=f"directory with the IDX files (default {DEFAULT_DATA})")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--validation-rows", type=int, default=0,
+                   help="training rows held out (seeded) and evaluated "
+                        "every --eval-every batches and after each epoch")
+    p.add_argument("--eval-every", type=int, default=0)
+    p.add_argument("--target-accuracy", type=float, default=0.0,
+                   help="stop at the first evaluation at or above this")
     args = p.parse_args()
     if args.lr <= 0 or args.batch_size <= 0 or args.epochs <= 0:
         p.error("--lr, --batch-size and --epochs must be positive")
@@ -94,10 +101,22 @@ def main():
 
     train_x, train_y = load_split(args.data, "train")
     test_x, test_y = load_split(args.data, "t10k")
+    val_x = val_y = None
+    if args.validation_rows > 0:
+        # Held out the way paramserv does it in spirit: a seeded draw.
+        held = torch.randperm(len(train_x),
+                              generator=torch.Generator().manual_seed(
+                                  args.seed + 7919))
+        val_rows, kept = held[:args.validation_rows], held[args.validation_rows:]
+        val_x, val_y = train_x[val_rows], train_y[val_rows]
+        train_x, train_y = train_x[kept], train_y[kept]
     n = len(train_x)
     model = make_model(args.model, train_x.shape[1], args.hidden,
                        int(train_y.max()) + 1)
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    if args.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
     loss_fn = torch.nn.CrossEntropyLoss()  # mean over the batch
     shuffle_rng = torch.Generator().manual_seed(args.seed)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -105,6 +124,32 @@ def main():
 
     model.train()
     start = time.perf_counter()
+    batches = 0
+    last_eval = -1
+    target_s = None
+
+    def evaluate(epoch):
+        """Prints a validation line as paramserv does; True to stop."""
+        nonlocal last_eval, target_s
+        if val_x is None or last_eval == batches:
+            return False
+        last_eval = batches
+        model.eval()
+        with torch.no_grad():
+            out = model(val_x)
+            vloss = loss_fn(out, val_y).item()
+            vacc = (out.argmax(dim=1) == val_y).double().mean().item()
+        model.train()
+        elapsed = time.perf_counter() - start
+        print(f"eval epoch {epoch + 1} batch {batches}  validation_loss "
+              f"{vloss:.4f}  validation_accuracy {vacc:.4f}  elapsed "
+              f"{elapsed:.2f}s", flush=True)
+        if args.target_accuracy > 0 and vacc >= args.target_accuracy:
+            target_s = elapsed
+            return True
+        return False
+
+    stop = False
     for epoch in range(args.epochs):
         order = torch.randperm(n, generator=shuffle_rng)
         for first in range(0, n, args.batch_size):
@@ -113,8 +158,15 @@ def main():
             loss = loss_fn(model(train_x[rows]), train_y[rows])
             loss.backward()
             optimizer.step()
+            batches += 1
+            if args.eval_every > 0 and batches % args.eval_every == 0:
+                stop = evaluate(epoch)
+                if stop:
+                    break
         print(f"epoch {epoch + 1}: last batch loss {loss.item():.4f}",
               file=sys.stderr)
+        if stop or evaluate(epoch):
+            break
     train_s = time.perf_counter() - start
 
     model.eval()
@@ -122,9 +174,13 @@ def main():
         predicted = model(test_x).argmax(dim=1)
     accuracy = (predicted == test_y).double().mean().item()
 
-    print(f"summary backend=torch samples_per_s={args.epochs * n / train_s:.1f}"
+    samples = min(batches * args.batch_size, args.epochs * n)
+    target = "" if args.target_accuracy <= 0 else (
+        f" target_s={target_s:.2f}" if target_s is not None
+        else " target_s=never")
+    print(f"summary backend=torch samples_per_s={samples / train_s:.1f}"
           f" test_accuracy={accuracy:.4f} train_s={train_s:.3f}"
-          f" epochs={args.epochs}")
+          f" epochs={args.epochs}{target}")
 
 
 if __name__ == "__main__":
