@@ -97,6 +97,14 @@ resume_point read_checkpoint(
   same(dir, "number of shards", then.shards, spec.shards);
   same(dir, "number of workers", then.workers, spec.workers);
   same(dir, "training set (rows)", then.data.rows, spec.data.rows);
+  same(dir, "validation set (rows held out)",
+    validation_rows(then.opts.validation, then.data.rows),
+    validation_rows(spec.opts.validation, spec.data.rows));
+  if (!result.job.positions.empty()) {
+    // A cut inside an epoch: its positions count units of this size.
+    same(dir, "push frequency", then.freq, spec.freq);
+    same(dir, "number of batches per push", then.nbatches, spec.nbatches);
+  }
   if (result.job.sequence != c.sequence)
     throw std::invalid_argument{
       "--resume " + dir + ": the job part disagrees with the manifest"};

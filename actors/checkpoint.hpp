@@ -39,10 +39,15 @@ struct job_checkpoint {
   std::vector<worker_position> positions;
   /// Seconds of that epoch trained before the cut.
   double epoch_elapsed_s = 0;
+  /// Batches trained by the cut (all workers together) and the
+  /// evaluations on the validation set up to it: the stopping rules go on
+  /// from them.
+  uint64_t batches = 0;
+  std::vector<evaluation_record> evaluations;
 
   auto fields() {
-    return std::tie(
-      epochs_done, spec, history, sequence, positions, epoch_elapsed_s);
+    return std::tie(epochs_done, spec, history, sequence, positions,
+      epoch_elapsed_s, batches, evaluations);
   }
 };
 

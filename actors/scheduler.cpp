@@ -30,6 +30,7 @@ void start_epoch(scheduler_pointer self, size_t epoch);
 void check_epoch_end(scheduler_pointer self);
 void maybe_cut(scheduler_pointer self);
 void maybe_evaluate(scheduler_pointer self);
+void restore_evaluations(scheduler_pointer self, const job_checkpoint& from);
 
 // Sends `msg` to every shard with the timeout `timeout`; calls `done` once
 // all replied. Each fan of requests counts its own replies, so fans that
@@ -129,15 +130,19 @@ void finish(scheduler_pointer self, caf::error err) {
       self, ms(st.spec().timeouts.control_ms), deadline_atom::value, false);
 }
 
-// Writes checkpoint `job` (its sequence is set here) with the shards'
-// `states`. One that cannot be written is logged and the previous one
-// stays; training goes on.
-void save_checkpoint(
+// Writes checkpoint `job` (its sequence, batches and evaluations are set
+// here) with the shards' `states`; says whether it was written. One that
+// cannot be written is logged and the previous one stays; training goes
+// on.
+bool save_checkpoint(
   scheduler_pointer self, job_checkpoint job, std::vector<shard_state> states) {
   auto& st = self->state;
   auto begun = clock_type::now();
   job.sequence = st.checkpoint_sequence + 1;
+  job.batches = st.batches;
+  job.evaluations = st.result.evaluations;
   auto name = cut_name(job);
+  bool written = false;
   try {
     write_checkpoint(
       self->system(), st.cfg.checkpoint_dir, std::move(job), std::move(states));
@@ -148,11 +153,13 @@ void save_checkpoint(
     detail::log(self, "checkpoint " + name + " written to "
                         + st.cfg.checkpoint_dir + " ("
                         + std::to_string(ms_taken.count()) + " ms)");
+    written = true;
   } catch (const std::exception& e) {
     detail::log(self, "checkpoint " + name
                         + " not written, the previous one stays: " + e.what());
   }
   st.checkpoint_time = clock_type::now();
+  return written;
 }
 
 // Between epochs (every worker waits for its plan, no push is in flight):
@@ -197,8 +204,10 @@ bool checkpoint_due(const scheduler_state& st, clock_type::time_point now) {
 // have clocks and whose partitions did not change.
 bool cut_due(const scheduler_state& st, clock_type::time_point now) {
   auto secs = st.cfg.checkpoint_seconds;
+  // Positions hold only for the partitions the job started with: after
+  // rows were handed over, a resumed run could not find them again.
   return !st.cfg.checkpoint_dir.empty() && secs > 0 && !st.cut.holding
-         && !st.epoch_disturbed && !st.recovery.active
+         && !st.epoch_disturbed && st.parts_changes == 0 && !st.recovery.active
          && !rules_of(st.mode.mode).in_place
          && std::chrono::duration<double>(now - st.checkpoint_time).count()
               >= secs;
@@ -237,6 +246,9 @@ void give_up_cut(scheduler_pointer self, const std::string& why) {
 void take_cut(scheduler_pointer self) {
   auto& st = self->state;
   st.cut.taking = true;
+  st.cut.serial = ++st.cuts;
+  auto serial = st.cut.serial;
+  auto changes = st.parts_changes;
   auto gen = st.generation;
   auto job = std::make_shared<job_checkpoint>();
   job->epochs_done = st.epoch;
@@ -247,7 +259,8 @@ void take_cut(scheduler_pointer self) {
   job->positions.resize(st.slots.size());
   auto current = [=] {
     auto& st = self->state;
-    return st.generation == gen && !st.over && st.cut.taking;
+    return st.generation == gen && !st.over && st.cut.taking
+           && st.cut.serial == serial;
   };
   auto states = std::make_shared<std::vector<shard_state>>(st.shards.size());
   auto shards_left = std::make_shared<size_t>(st.shards.size());
@@ -268,8 +281,12 @@ void take_cut(scheduler_pointer self) {
             if (--*shards_left > 0)
               return;
             auto& st = self->state;
-            save_checkpoint(self, std::move(*job), std::move(*states));
-            st.parts_changes_at_cut = st.parts_changes;
+            if (st.parts_changes != changes || st.epoch_disturbed) {
+              give_up_cut(self, "a worker was lost while it was taken");
+              return;
+            }
+            if (save_checkpoint(self, std::move(*job), std::move(*states)))
+              st.parts_changes_at_cut = changes;
             release_cut(self);
           },
           [=](caf::error& err) {
@@ -283,9 +300,11 @@ void take_cut(scheduler_pointer self) {
     auto& slot = st.slots[w];
     auto& pos = job->positions[w];
     if (!slot.live) {
-      // Lost: a resumed run has it sit this epoch out.
+      // Lost: a resumed run has it sit this epoch out. Its last clock may
+      // have sent no push (a skipped unit, a push lost with it): the
+      // shards wait for none of its pushes.
       pos = worker_position{
-        st.spec().job, w, st.epoch, UINT64_MAX, 0, slot.clock, slot.clock, {}};
+        st.spec().job, w, st.epoch, UINT64_MAX, 0, slot.clock, 0, {}};
       continue;
     }
     ++*workers_left;
@@ -741,6 +760,7 @@ void maybe_start(scheduler_pointer self) {
   size_t first = 0;
   if (auto& r = st.cfg.resume) {
     first = r->job.epochs_done;
+    restore_evaluations(self, r->job);
     st.carry = r->job.positions;
     st.carry_elapsed_s = r->job.epoch_elapsed_s;
     for (auto& why : r->refused)
@@ -871,6 +891,20 @@ std::shared_ptr<const resume_point> restore_point(scheduler_pointer self) {
 }
 
 void continue_recovery(scheduler_pointer self);
+
+// The evaluations and the batch count go back to checkpoint `from`, and
+// the stopping rules with them (patience counts from its best).
+void restore_evaluations(scheduler_pointer self, const job_checkpoint& from) {
+  auto& st = self->state;
+  auto& evals = st.result.evaluations;
+  evals = from.evaluations;
+  st.batches = from.batches;
+  auto every = st.spec().opts.validation.every;
+  st.next_eval = every > 0 ? (st.batches / every + 1) * every : 0;
+  st.rule = stop_rule{st.spec().opts.validation};
+  for (auto& e : evals)
+    st.rule.record(e.accuracy);
+}
 
 // Shard `s` stopped for `reason` while the job ran with checkpoints: the
 // workers are halted, a replacement is spawned (or awaited: a server node
@@ -1079,6 +1113,7 @@ void continue_recovery(scheduler_pointer self) {
       st.recovery_s += secs;
       if (st.result.history.size() > back)
         st.result.history.resize(back);
+      restore_evaluations(self, from);
       rec = recovery_state{};
       for (auto& slot : st.slots) {
         slot.epoch_clock = 0;
@@ -1453,9 +1488,8 @@ void commit(scheduler_pointer self, std::vector<uint32_t> included,
     in_epoch -= std::min(in_epoch, unit_batches(st, w));
   double progress
     = static_cast<double>(st.epoch)
-      + (st.epoch_batches > 0
-            ? static_cast<double>(in_epoch) / st.epoch_batches
-            : 0.0);
+      + (st.epoch_batches > 0 ? static_cast<double>(in_epoch) / st.epoch_batches
+                              : 0.0);
   req.lr = static_cast<float>(
     opts.schedule.at(st.epoch)
     * lr_factor(opts.scaling, included.size(), opts.warmup_epochs, progress));

@@ -156,6 +156,8 @@ struct recovery_state {
 /// taken, and the held grants go out.
 struct cut_state {
   bool holding = false;
+  /// Numbers the cut (replies to an older one are dropped).
+  uint64_t serial = 0;
   /// Positions and states asked.
   bool taking = false;
   /// Workers granted meanwhile, whose grants are held.
@@ -233,6 +235,7 @@ struct scheduler_state {
   /// When the last checkpoint was written (or the job started).
   std::chrono::steady_clock::time_point checkpoint_time;
   cut_state cut;
+  uint64_t cuts = 0;
   /// A worker was lost, rejoined or took rows over in this epoch: no cut
   /// inside it (its partitions changed while it ran).
   bool epoch_disturbed = false;

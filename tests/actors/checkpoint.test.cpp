@@ -254,3 +254,34 @@ TEST_CASE("asp, ssp and sbp runs resume from a cut inside an epoch, every row "
     CHECK(resumed.history[3].train_loss < resumed.history[0].train_loss);
   }
 }
+
+TEST_CASE("a resumed run keeps its evaluations and stopping rules, and a "
+          "checkpoint of another validation split is refused") {
+  test::temp_dir dir{"paramserv-resume"};
+  auto train = std::make_shared<const dataset>(test::blobs(240, 5));
+  auto opts = adam_options();
+  opts.validation.fraction = 0.25;
+  opts.validation.every = 5;
+  auto plain = train_local(opts, two_by_two(), train, nullptr);
+  auto ckpts = (dir.path / "ckpts").string();
+  auto local = two_by_two();
+  local.checkpoints.dir = ckpts;
+  train_local(opts, local, train, nullptr);
+  auto again = two_by_two();
+  again.checkpoints.resume = ckpts;
+  auto resumed = train_local(opts, again, train, nullptr);
+  CHECK(logged(resumed, "(after epoch 3)"));
+  // Every evaluation of the uninterrupted run, the three epochs before the
+  // checkpoint's included, at the same batches with the same accuracy.
+  REQUIRE(resumed.evaluations.size() == plain.evaluations.size());
+  for (size_t i = 0; i < plain.evaluations.size(); ++i) {
+    CAPTURE(i);
+    CHECK(resumed.evaluations[i].batches == plain.evaluations[i].batches);
+    CHECK(resumed.evaluations[i].accuracy == plain.evaluations[i].accuracy);
+  }
+  auto other = opts;
+  other.validation.fraction = 0.5;
+  CHECK_THROWS_WITH_AS(train_local(other, again, train, nullptr),
+    doctest::Contains("another validation set (rows held out)"),
+    std::invalid_argument);
+}
