@@ -556,6 +556,7 @@ void begin_epoch(worker_pointer self, epoch_plan plan) {
     return;
   }
   auto rules = rules_of(plan.mode);
+  rules.pipelined &= st.spec.opts.asp_pipelining;
   if (rules.in_place && !sees_every_shard(st)) {
     // The scheduler plans in-place epochs only for actors that share
     // memory; a plan that says otherwise is refused, never half-followed.

@@ -120,6 +120,10 @@ po::options_description describe_job(train_cli& c, bool with_backend) {
      "or delay compensation (DC-ASGD)")
     ("dc-lambda", po::value(&c.dc_lambda)->default_value(c.dc_lambda),
      "DC-ASGD's lambda (--staleness-remedy dc)")
+    ("asp-pipelining",
+     po::value(&c.asp_pipelining)->default_value(c.asp_pipelining),
+     "asp: a worker computes its next batch while the shards apply its "
+     "last push (true|false)")
     ("validation-fraction",
      po::value(&c.validation_fraction)->default_value(0.0, "0"),
      "hold out this fraction of the training rows (seeded) as a validation "
@@ -184,6 +188,7 @@ train_options to_train_options(
   opts.remedy
     = parse_flag<staleness_remedy>("--staleness-remedy", c.staleness_remedy);
   opts.dc_lambda = c.dc_lambda;
+  opts.asp_pipelining = c.asp_pipelining;
   opts.validation.fraction = c.validation_fraction;
   opts.validation.target_accuracy = c.target_accuracy;
   opts.validation.patience = c.patience;

@@ -61,6 +61,7 @@ struct train_cli {
   double warmup_epochs = train_options{}.warmup_epochs;
   std::string staleness_remedy = to_string(train_options{}.remedy);
   float dc_lambda = train_options{}.dc_lambda;
+  bool asp_pipelining = train_options{}.asp_pipelining;
   double validation_fraction = 0;
   double target_accuracy = 0;
   size_t patience = 0;

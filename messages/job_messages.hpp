@@ -293,7 +293,7 @@ typename Inspector::result_type inspect(Inspector& f, train_options& x) {
   return f(caf::meta::type_name("train_options"), x.model, x.optimizer,
     x.schedule, x.batch_size, x.epochs, x.seed, detail::on_wire(x.scheme),
     x.validation, detail::on_wire(x.scaling), detail::on_wire(x.warmup_epochs),
-    detail::on_wire(x.remedy), detail::on_wire(x.dc_lambda));
+    detail::on_wire(x.remedy), detail::on_wire(x.dc_lambda), x.asp_pipelining);
 }
 
 template <class Inspector>

@@ -60,6 +60,11 @@ struct train_options {
   /// DC-ASGD's lambda. Default: none.
   staleness_remedy remedy = staleness_remedy::none;
   float dc_lambda = 0.04f;
+  /// asp: a worker computes its next unit while the shards apply its last
+  /// one (more samples per second, one more push of staleness). Default:
+  /// off (measured: with Adam it needs about twice the samples to reach an
+  /// accuracy; see README, "Time to accuracy").
+  bool asp_pipelining = false;
 
   friend bool operator==(const train_options&, const train_options&) = default;
 };

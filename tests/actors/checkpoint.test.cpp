@@ -225,6 +225,7 @@ TEST_CASE("asp, ssp and sbp runs resume from a cut inside an epoch, every row "
   test::temp_dir dir{"paramserv-resume"};
   auto train = std::make_shared<const dataset>(test::blobs(240, 5));
   auto opts = adam_options();
+  opts.asp_pipelining = true;
   for (std::string modes : {"asp@1", "ssp:1@1", "sbp:1@1"}) {
     CAPTURE(modes);
     auto ckpts = (dir.path / modes).string();

@@ -660,10 +660,10 @@ TEST_CASE("a message claiming a huge float buffer inside a nested job "
     // base 4, step_epochs 8, gamma 4, epochs 8), batch_size, epochs and
     // seed (8 each), the scheme (an int enum, 4), the validation options
     // (two doubles, two uint64: 8 each), the lr scaling (1), warm-up (8),
-    // the staleness remedy (1) and lambda (4).
+    // the staleness remedy (1), lambda (4) and asp pipelining (1).
     constexpr size_t model = (8 + 3) + 8 + (8 + 0) + 8 + 4;
     constexpr size_t opts = model + ((8 + 3) + 5 * 4) + (4 + 4 + 8 + 4 + 8)
-                            + 3 * 8 + 4 + 4 * 8 + 1 + 8 + 1 + 4;
+                            + 3 * 8 + 4 + 4 * 8 + 1 + 8 + 1 + 4 + 1;
     // The mode schedule: its length and one switch (a uint8 mode, a uint32
     // param, a uint64 epoch); freq (uint8), nbatches (8), shards and
     // workers (4 each).
