@@ -457,6 +457,13 @@ uint64_t unit_batches(const scheduler_state& st, uint32_t w) {
   return 1;
 }
 
+// Lets the Hogwild! workers waiting for an evaluation go on (after any halt
+// the evaluation's verdict sent them, which they handle first).
+void release_eval_waiters(scheduler_pointer self) {
+  for (auto& waiter : std::exchange(self->state.eval_waiters, {}))
+    waiter.deliver(caf::unit);
+}
+
 // Evaluates on the validation set once another --eval-every batches were
 // trained: pulls every shard and applies the stopping rules. Under bsp and
 // sbp never while a commit is in flight (the commit's end calls it), so
@@ -491,8 +498,10 @@ void maybe_evaluate(scheduler_pointer self) {
         st.val_params, st.cfg.validation->x, st.cfg.validation->y);
       if (record_evaluation(self, at, ev) != stop_verdict::go_on) {
         stop_early(self);
+        release_eval_waiters(self);
         return;
       }
+      release_eval_waiters(self);
       check_epoch_end(self);
     },
     pull_atom::value, parameter_pull{st.spec().job, scheduler_reader});
@@ -938,6 +947,7 @@ void begin_recovery(
     // anyway.
     st.cut = cut_state{};
     st.evaluating = false;
+    release_eval_waiters(self);
     try {
       rec.from = restore_point(self);
     } catch (const std::exception& e) {
@@ -1595,6 +1605,13 @@ scheduler_internal::behavior_type scheduler_behavior(
         st.batches += st.batch_rows / b;
         st.batch_rows %= b;
         maybe_evaluate(self);
+        if (st.evaluating && self->current_message_id().is_request()) {
+          // A worker that asked (its report made an evaluation due) waits
+          // for the evaluation. A timed report is a plain send: a promise
+          // for it would send the worker an empty message.
+          st.eval_waiters.push_back(self->make_response_promise());
+          return caf::delegated<void>{};
+        }
       }
       return caf::unit;
     },

@@ -268,6 +268,9 @@ struct scheduler_state {
   /// one is under way, and the parameters it reads.
   uint64_t next_eval = 0;
   bool evaluating = false;
+  /// Hogwild! workers whose progress made an evaluation due: each waits
+  /// for it, so that it reads the model of the batch it names.
+  std::vector<caf::response_promise> eval_waiters;
   parameter_set val_params;
   stop_rule rule{validation_options{}};
 

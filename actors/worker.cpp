@@ -127,6 +127,8 @@ void report_progress(worker_pointer self) {
   st.progress_sent = std::chrono::steady_clock::now();
 }
 
+void report_and_await_evaluation(worker_pointer self);
+
 // Accounts a finished unit of `rows` rows whose losses sum to `loss`, and
 // reports progress at most every progress_ms.
 void count_rows(worker_pointer self, size_t rows, double loss) {
@@ -135,14 +137,19 @@ void count_rows(worker_pointer self, size_t rows, double loss) {
   st.progress.rows += rows;
   st.progress.loss_sum += loss;
   // Under hogwild the scheduler counts batches (for --eval-every) from
-  // progress: it comes at least every eval-every batches of all workers.
+  // progress: it comes every eval-every batches of all workers, and waits
+  // for the evaluation it makes due.
   auto every = st.spec.opts.validation.every;
-  bool due
-    = every > 0 && st.rules.in_place
-      && st.progress.rows * st.spec.workers >= every * st.spec.opts.batch_size;
-  if (due
-      || std::chrono::steady_clock::now() - st.progress_sent
-           >= ms(st.spec.progress_ms))
+  if (every > 0 && st.rules.in_place) {
+    st.eval_rows += rows;
+    if (st.eval_rows * st.spec.workers >= every * st.spec.opts.batch_size) {
+      st.eval_rows = 0;
+      report_and_await_evaluation(self);
+      return;
+    }
+  }
+  if (std::chrono::steady_clock::now() - st.progress_sent
+      >= ms(st.spec.progress_ms))
     report_progress(self);
 }
 
@@ -163,6 +170,31 @@ void send_step(worker_pointer self,
 // Whether a reply to a request made in generation `gen` comes after a halt.
 bool stale(worker_pointer self, uint64_t gen) {
   return self->state.generation != gen;
+}
+
+// Hogwild!: reports the progress that makes an evaluation due and waits
+// until the scheduler evaluated, so that the evaluation reads the model of
+// the batch it names (other workers go on until their own report). The
+// worker goes on whatever the answer: an evaluation is never worth a hang.
+void report_and_await_evaluation(worker_pointer self) {
+  auto& st = self->state;
+  auto gen = st.generation;
+  auto go_on = [=] {
+    if (stale(self, gen))
+      return; // halted meanwhile: the next plan sends the step
+    self->state.awaiting_eval = false;
+    send_step(self);
+  };
+  st.awaiting_eval = true;
+  self
+    ->request(st.cfg.scheduler, ms(st.spec.timeouts.control_ms),
+      progress_atom::value, st.progress)
+    .then(go_on, [=](caf::error&) {
+      go_on();
+    });
+  st.progress.rows = 0;
+  st.progress.loss_sum = 0;
+  st.progress_sent = std::chrono::steady_clock::now();
 }
 
 void finish_epoch(worker_pointer self) {
@@ -479,7 +511,8 @@ void run_unit(worker_pointer self) {
 
 // Hogwild!: units update the shard memories in place, with relaxed atomics
 // and no message per update. A step message between chunks of units keeps
-// the worker responsive.
+// the worker responsive; a report that makes an evaluation due ends the
+// chunk until the evaluation was read.
 void run_hogwild(worker_pointer self) {
   auto& st = self->state;
   auto& map = st.map;
@@ -514,6 +547,8 @@ void run_hogwild(worker_pointer self) {
       ++st.report.skipped;
       ++st.clock;
       count_rows(self, rows, st.report.loss_sum - before);
+      if (st.awaiting_eval)
+        return;
       continue;
     }
     uint64_t now = 0;
@@ -534,6 +569,8 @@ void run_hogwild(worker_pointer self) {
       fail(self, killed(st));
       return;
     }
+    if (st.awaiting_eval)
+      return; // its answer sends the next step
   }
   send_step(self);
 }
@@ -893,6 +930,7 @@ worker_internal::behavior_type worker(worker_pointer self, worker_config cfg) {
       st.in_flight = false;
       st.after_flight = nullptr;
       st.awaiting_grant = false;
+      st.awaiting_eval = false;
       st.delayed = false;
       st.deferred.clear();
       st.stale_steps = st.steps_out;

@@ -108,6 +108,12 @@ struct worker_state {
   /// Progress not yet reported, and when it last was.
   progress_report progress;
   std::chrono::steady_clock::time_point progress_sent;
+  /// Hogwild!: rows trained since the last report that --eval-every made
+  /// due (timed reports leave it alone, so those come every eval-every
+  /// batches of all workers together).
+  size_t eval_rows = 0;
+  /// Hogwild!: waiting for the evaluation its last report made due.
+  bool awaiting_eval = false;
   /// Messages refused because another actor sent them.
   uint64_t refused = 0;
   /// Whether the test-hook delay of the current unit was served.

@@ -60,11 +60,38 @@ TEST_CASE("bsp with one worker validates and stops as the sequential "
   CHECK(r.target_s == r.evaluations.back().elapsed_s);
 }
 
+TEST_CASE("hogwild with one worker on one thread evaluates the model of the "
+          "batch it names, as the sequential trainer does") {
+  // A Hogwild! worker waits for no reply, and CAF runs an actor for as
+  // long as its mailbox holds messages (its own steps): unless the report
+  // that makes an evaluation due waits for it, the scheduler and shards on
+  // its thread first run at the epoch's end, and the evaluation asked for
+  // at batch 10 reads the model of batch 135.
+  validation_fixture f;
+  sequential_trainer seq{f.opts, f.data};
+  seq.run(f.test.get());
+  auto local = local_with(1, "hogwild@1");
+  local.threads = 1;
+  auto r = train_local(f.opts, local, f.train, f.test);
+  REQUIRE(seq.stopped() == stop_verdict::target);
+  CHECK(r.stopped == stop_verdict::target);
+  REQUIRE(seq.evaluations().size() >= 3);
+  REQUIRE(r.evaluations.size() == seq.evaluations().size());
+  for (size_t i = 0; i < r.evaluations.size(); ++i) {
+    CAPTURE(i);
+    CHECK(r.evaluations[i].batches == seq.evaluations()[i].batches);
+    CHECK(r.evaluations[i].accuracy == seq.evaluations()[i].accuracy);
+  }
+  // The worker waited for the evaluation that stopped the run, so it
+  // stopped at the same batch too.
+  CHECK(same_bits(r.params.flat(), seq.params().flat()));
+}
+
 TEST_CASE("every mode stops at the first validation evaluation at or above "
           "the target") {
   validation_fixture f;
-  for (std::string mode : {"bsp@1", "asp@1", "ssp:2@1", "sbp:1@1",
-         "hogwild@1"}) {
+  for (std::string mode :
+    {"bsp@1", "asp@1", "ssp:2@1", "sbp:1@1", "hogwild@1"}) {
     CAPTURE(mode);
     auto r = train_local(
       f.opts, local_with(mode == "sbp:1@1" ? 3 : 2, mode), f.train, f.test);
@@ -78,8 +105,8 @@ TEST_CASE("every mode stops at the first validation evaluation at or above "
     // stopped with.
     REQUIRE(!r.history.empty());
     CHECK(r.history.size() < 20);
-    CHECK(r.history.back().validation_accuracy
-          == r.evaluations.back().accuracy);
+    CHECK(
+      r.history.back().validation_accuracy == r.evaluations.back().accuracy);
   }
 }
 
