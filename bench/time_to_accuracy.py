@@ -22,8 +22,12 @@ Systems, one run each per round (round r uses seed + r - 1), interleaved:
 For each system and target: the time (median [min-max]), its ratio to the
 sequential trainer's in the same round, the samples/s ratio, and the
 statistical efficiency 1 / (time ratio x samples/s ratio): the samples the
-sequential trainer needed over the samples the system needed. A run that
-never reaches a target counts as infinitely slow.
+sequential trainer needed over the samples the system needed. The same
+figure taken from the batches trained before the evaluation that reached
+the target ("samples efficiency", paramserv only: it is free of the time
+the evaluations take) is printed beside it; `--eval-every` below a quarter
+epoch makes both finer. A run that never reaches a target counts as
+infinitely slow.
 
     /usr/bin/python3 bench/time_to_accuracy.py --paramserv build/paramserv
 """
@@ -41,7 +45,7 @@ import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SINGLE = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-EVAL = re.compile(r"^eval epoch \d+ batch \d+ .*validation_accuracy "
+EVAL = re.compile(r"^eval epoch \d+ batch (\d+) .*validation_accuracy "
                   r"([0-9.]+) +elapsed ([0-9.]+)s")
 
 
@@ -59,6 +63,8 @@ def parse_args():
                    help="lr/batch list PyTorch is tried with ('' for none)")
     p.add_argument("--extra", default="",
                    help="flags added to every paramserv run with workers")
+    p.add_argument("--eval-every", type=int, default=215,
+                   help="paramserv's --eval-every (215: a quarter epoch)")
     args = p.parse_args()
     check_rounds(p, args.rounds)
     args.targets = [float(t) for t in args.targets.split(",")]
@@ -76,7 +82,8 @@ def mode_flags(spec):
 
 
 def run(system, argv, env, targets):
-    """Runs one system; returns (time to each target, samples/s)."""
+    """Runs one system; returns (time to each target, samples/s, batches
+    trained before each target was reached)."""
     shown = " ".join(argv)
     print(f"  {system}: {shown}", file=sys.stderr, flush=True)
     proc = subprocess.run(argv, env=dict(os.environ, **env),
@@ -87,23 +94,25 @@ def run(system, argv, env, targets):
     summary = parse_summary(proc.stdout)
     if summary is None:
         fail(f"{system} printed no 'summary ' line")
-    evals = [(float(m.group(1)), float(m.group(2)))
+    evals = [(int(m.group(1)), float(m.group(2)), float(m.group(3)))
              for m in map(EVAL.match, proc.stdout.splitlines()) if m]
-    times = []
+    times, batches = [], []
     for t in targets:
-        hit = [s for acc, s in evals if acc >= t]
-        times.append(hit[0] if hit else math.inf)
+        hit = [(b, s) for b, acc, s in evals if acc >= t]
+        times.append(hit[0][1] if hit else math.inf)
+        batches.append(hit[0][0] if hit else math.inf)
     sps = float(summary["samples_per_s"])
     print("    " + ", ".join(f"{t}: {x:.2f} s" for t, x in zip(targets, times))
           + f", {sps:.0f} samples/s", file=sys.stderr, flush=True)
-    return times, sps
+    return times, sps, batches
 
 
 def main():
     args = parse_args()
     last = str(max(args.targets))
     common = ["--epochs", str(args.epochs), "--validation-fraction",
-              str(5000 / 60000), "--eval-every", "215", "--target-accuracy",
+              str(5000 / 60000), "--eval-every", str(args.eval_every),
+              "--target-accuracy",
               last]
     systems = [("sequential",
                 [args.paramserv, "train", "--backend", "sequential"] + common,
@@ -124,13 +133,15 @@ def main():
             last], SINGLE))
     times = {name: [] for name, _, _ in systems}
     speed = {name: [] for name, _, _ in systems}
+    batches = {name: [] for name, _, _ in systems}
     for r in range(args.rounds):
         seed = str(args.seed + r)
         print(f"round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
         for name, argv, env in systems:
-            t, s = run(name, argv + ["--seed", seed], env, args.targets)
+            t, s, b = run(name, argv + ["--seed", seed], env, args.targets)
             times[name].append(t)
             speed[name].append(s)
+            batches[name].append(b)
     # PyTorch: its best configuration by median time to the first target.
     names = [name for name, _, _ in systems if not name.startswith("torch")]
     if torch_configs:
@@ -148,7 +159,8 @@ def main():
     for k, target in enumerate(args.targets):
         print(f"\ntarget {target}")
         print(f"{'system':<16} {'time s':>22} {'time ratio':>20} "
-              f"{'samples/s ratio':>20} {'stat. efficiency':>20}")
+              f"{'samples/s ratio':>20} {'stat. efficiency':>20} "
+              f"{'samples efficiency':>20}")
         for n in names:
             t = [x[k] for x in times[n]]
             base = [x[k] for x in times["sequential"]]
@@ -156,10 +168,22 @@ def main():
             sr = [a / b for a, b in zip(speed[n], speed["sequential"])]
             eff = [1 / (a * b) if math.isfinite(a) else 0.0
                    for a, b in zip(tr, sr)]
+            # The same from the batches trained before the evaluation that
+            # reached the target (every system here has the same batch
+            # size), free of the timing of the evaluations themselves.
+            seff = "-"
+            if not n.startswith("torch"):
+                seff = spread([b[k] / a[k] if math.isfinite(a[k]) else 0.0
+                               for a, b in zip(batches[n],
+                                               batches["sequential"])],
+                              '.2f')
             print(f"{n:<16} {fmt(t, '.2f'):>22} {fmt(tr, '.2f'):>20} "
-                  f"{spread(sr, '.2f'):>20} {spread(eff, '.2f'):>20}")
+                  f"{spread(sr, '.2f'):>20} {spread(eff, '.2f'):>20} "
+                  f"{seff:>20}")
     print("\n(ratios to the sequential trainer in the same round; "
-          "efficiency = 1 / (time ratio x samples/s ratio))")
+          "efficiency = 1 / (time ratio x samples/s ratio); samples "
+          "efficiency = the sequential trainer's batches to the target over "
+          "the system's)")
 
 
 if __name__ == "__main__":

@@ -53,9 +53,10 @@ struct train_options {
   validation_options validation;
   /// Learning-rate scaling of the synchronous modes with the workers a
   /// commit averages, and its warm-up in epochs (see parallel_lr.hpp).
-  /// Default: linear, 1 epoch.
-  lr_scaling scaling = lr_scaling::linear;
-  double warmup_epochs = 1;
+  /// Default: sqrt, no warm-up (measured: README, "Learning rates of
+  /// parallel training").
+  lr_scaling scaling = lr_scaling::sqrt;
+  double warmup_epochs = 0;
   /// What the shards do about an asynchronous push's staleness, and
   /// DC-ASGD's lambda. Default: none.
   staleness_remedy remedy = staleness_remedy::none;
