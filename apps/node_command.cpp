@@ -286,6 +286,7 @@ int run(int argc, char** argv) {
       return 1;
     }
     std::printf("paramserv node %s: the job ended\n", node->name.c_str());
+    std::fflush(stdout);
     return 0;
   }
   // The scheduler's node: it has the training set loaded, so its own

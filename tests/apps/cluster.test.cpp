@@ -217,7 +217,7 @@ TEST_CASE("paramserv launch trains with 2 server and 2 worker nodes in every "
     for (size_t at = 0;
          (at = out.text.find("the job ended", at)) != std::string::npos; ++at)
       ++ended;
-    CHECK(ended == 4);
+    CHECK_MESSAGE(ended == 4, out.text);
     if (mode == "hogwild")
       CHECK(test::contains(out.text, "running asp instead"));
   }
