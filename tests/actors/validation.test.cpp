@@ -40,15 +40,14 @@ local_options local_with(size_t workers, const std::string& modes) {
   return local;
 }
 
-} // namespace
-
-TEST_CASE("bsp with one worker validates and stops as the sequential "
-          "trainer does, bit for bit") {
-  validation_fixture f;
+// The run `r` evaluated at the sequential trainer's batches with its
+// accuracies, stopped at its target and ended with its model, bit for bit.
+void check_stops_as_sequential(
+  const validation_fixture& f, const local_result& r) {
   sequential_trainer seq{f.opts, f.data};
   seq.run(f.test.get());
-  auto r = train_local(f.opts, local_with(1, "bsp@1"), f.train, f.test);
   REQUIRE(seq.stopped() == stop_verdict::target);
+  REQUIRE(seq.evaluations().size() >= 3);
   CHECK(r.stopped == stop_verdict::target);
   REQUIRE(r.evaluations.size() == seq.evaluations().size());
   for (size_t i = 0; i < r.evaluations.size(); ++i) {
@@ -57,6 +56,15 @@ TEST_CASE("bsp with one worker validates and stops as the sequential "
     CHECK(r.evaluations[i].accuracy == seq.evaluations()[i].accuracy);
   }
   CHECK(same_bits(r.params.flat(), seq.params().flat()));
+}
+
+} // namespace
+
+TEST_CASE("bsp with one worker validates and stops as the sequential "
+          "trainer does, bit for bit") {
+  validation_fixture f;
+  auto r = train_local(f.opts, local_with(1, "bsp@1"), f.train, f.test);
+  check_stops_as_sequential(f, r);
   CHECK(r.target_s == r.evaluations.back().elapsed_s);
 }
 
@@ -67,24 +75,13 @@ TEST_CASE("hogwild with one worker on one thread evaluates the model of the "
   // that makes an evaluation due waits for it, the scheduler and shards on
   // its thread first run at the epoch's end, and the evaluation asked for
   // at batch 10 reads the model of batch 135.
+  // The worker also waited for the evaluation that stopped the run, so it
+  // stopped at the same batch too.
   validation_fixture f;
-  sequential_trainer seq{f.opts, f.data};
-  seq.run(f.test.get());
   auto local = local_with(1, "hogwild@1");
   local.threads = 1;
   auto r = train_local(f.opts, local, f.train, f.test);
-  REQUIRE(seq.stopped() == stop_verdict::target);
-  CHECK(r.stopped == stop_verdict::target);
-  REQUIRE(seq.evaluations().size() >= 3);
-  REQUIRE(r.evaluations.size() == seq.evaluations().size());
-  for (size_t i = 0; i < r.evaluations.size(); ++i) {
-    CAPTURE(i);
-    CHECK(r.evaluations[i].batches == seq.evaluations()[i].batches);
-    CHECK(r.evaluations[i].accuracy == seq.evaluations()[i].accuracy);
-  }
-  // The worker waited for the evaluation that stopped the run, so it
-  // stopped at the same batch too.
-  CHECK(same_bits(r.params.flat(), seq.params().flat()));
+  check_stops_as_sequential(f, r);
 }
 
 TEST_CASE("every mode stops at the first validation evaluation at or above "
