@@ -116,15 +116,21 @@ size_t compute_unit(worker_state& st) {
   return covered;
 }
 
+// The progress not yet reported, which counts as reported from now on.
+progress_report take_progress(worker_state& st) {
+  auto taken = st.progress;
+  st.progress.rows = 0;
+  st.progress.loss_sum = 0;
+  st.progress_sent = std::chrono::steady_clock::now();
+  return taken;
+}
+
 // Sends the progress not yet reported to the scheduler.
 void report_progress(worker_pointer self) {
   auto& st = self->state;
   if (st.progress.rows == 0)
     return;
-  self->send(st.cfg.scheduler, progress_atom::value, st.progress);
-  st.progress.rows = 0;
-  st.progress.loss_sum = 0;
-  st.progress_sent = std::chrono::steady_clock::now();
+  self->send(st.cfg.scheduler, progress_atom::value, take_progress(st));
 }
 
 void report_and_await_evaluation(worker_pointer self);
@@ -188,13 +194,10 @@ void report_and_await_evaluation(worker_pointer self) {
   st.awaiting_eval = true;
   self
     ->request(st.cfg.scheduler, ms(st.spec.timeouts.control_ms),
-      progress_atom::value, st.progress)
+      progress_atom::value, take_progress(st))
     .then(go_on, [=](caf::error&) {
       go_on();
     });
-  st.progress.rows = 0;
-  st.progress.loss_sum = 0;
-  st.progress_sent = std::chrono::steady_clock::now();
 }
 
 void finish_epoch(worker_pointer self) {
